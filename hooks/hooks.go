@@ -1,0 +1,105 @@
+// Package hooks is everything the marketplace chat adds to PocketBase:
+// record hooks that keep the contract's invariants, the chat button and
+// mark-read routes, the computed "unread" on rooms and per-user flood
+// control. The schema itself lives in the migrations package.
+//
+// Where things are:
+//
+//	users.go     display names are trimmed
+//	posts.go     author defaulting and spoof checks, title trimming, status default
+//	rooms.go     participant rules (invite, leave, 403, 204 on the last leave)
+//	messages.go  sender checks, text rules, the room's last_message
+//	flood.go     per-user flood control (429)
+//	reads.go     read state: "unread" on every room, POST /api/rooms/{id}/read
+//	chat.go      POST /api/posts/{id}/chat, the atomic find-or-create
+//
+// Example usage:
+//
+//	app := pocketbase.New()
+//	hooks.MustRegister(app)
+//	app.Start()
+package hooks
+
+import (
+	"errors"
+	"strings"
+
+	validation "github.com/pocketbase/ozzo-validation/v4"
+	"github.com/pocketbase/pocketbase/core"
+	"github.com/pocketbase/pocketbase/tools/router"
+)
+
+// Collection names of the contract.
+const (
+	usersCollection     = "users"
+	postsCollection     = "posts"
+	roomsCollection     = "rooms"
+	messagesCollection  = "messages"
+	roomReadsCollection = "room_reads"
+)
+
+// Limits of the contract, defined once.
+const (
+	// MinParticipants and MaxParticipants bound a room's participants when
+	// it is created or someone is invited. Leaving may go below the minimum.
+	MinParticipants = 2
+	MaxParticipants = 50
+
+	// LastMessagePreviewLen is how many characters of the newest message
+	// a room keeps in last_message.
+	LastMessagePreviewLen = 200
+
+	// AttachmentPreview stands in last_message for a message that has
+	// attachments but no text.
+	AttachmentPreview = "📷"
+)
+
+// Register binds every hook and route of the chat onto app. It takes the
+// core.App interface so that tests bind the very same hooks onto a
+// tests.TestApp.
+func Register(app core.App) error {
+	registerUsers(app)
+	registerPosts(app)
+	registerRooms(app)
+	registerMessages(app, newFloodGuard(FloodMaxMessages, FloodWindow))
+	registerReads(app)
+	registerChat(app)
+	return nil
+}
+
+// MustRegister is Register that panics on error, for main.
+func MustRegister(app core.App) {
+	if err := Register(app); err != nil {
+		panic(err)
+	}
+}
+
+// trimFields trims the named text fields of record in place. TextField
+// neither trims nor treats whitespace as empty, so this runs in
+// OnRecordValidate before the field validators see the value.
+func trimFields(record *core.Record, fields ...string) {
+	for _, name := range fields {
+		if v, ok := record.GetRaw(name).(string); ok {
+			if trimmed := strings.TrimSpace(v); trimmed != v {
+				record.Set(name, trimmed)
+			}
+		}
+	}
+}
+
+// fieldError is a 400-style validation error naming one field, rendered by
+// PocketBase as data.<field>.code / data.<field>.message.
+func fieldError(field, code, message string) validation.Errors {
+	return validation.Errors{field: validation.NewError(code, message)}
+}
+
+// apiError passes err on when it already is an API error (a 404 decided
+// inside a transaction, say) and otherwise answers 500 with message, the
+// cause kept for the logs only.
+func apiError(e *core.RequestEvent, err error, message string) error {
+	var apiErr *router.ApiError
+	if errors.As(err, &apiErr) {
+		return apiErr
+	}
+	return e.InternalServerError(message, err)
+}

@@ -1,0 +1,132 @@
+package hooks
+
+import (
+	"database/sql"
+	"errors"
+	"fmt"
+	"net/http"
+	"slices"
+
+	"github.com/pocketbase/dbx"
+	"github.com/pocketbase/pocketbase/apis"
+	"github.com/pocketbase/pocketbase/core"
+	"github.com/pocketbase/pocketbase/tools/types"
+)
+
+// registerReads adds the read state to rooms.
+//
+// Every room the API returns (lists, views, expands, the chat route and
+// realtime events) carries two computed fields for the viewer:
+//
+//	unread  messages from others stored after the viewer's last read
+//	        (before any read: all of them)
+//	reads   {participantID: last read time} for the participants who have
+//	        read the room, so a client can show "read"
+//
+// POST /api/rooms/{id}/read marks the room read for the requester.
+func registerReads(app core.App) {
+	app.OnRecordEnrich(roomsCollection).BindFunc(func(e *core.RecordEnrichEvent) error {
+		var viewerID string
+		if e.RequestInfo != nil && e.RequestInfo.Auth != nil {
+			viewerID = e.RequestInfo.Auth.Id
+		}
+		unread, reads, err := readState(e.App, e.Record, viewerID)
+		if err != nil {
+			return err
+		}
+		e.Record.WithCustomData(true)
+		e.Record.Set("unread", unread)
+		e.Record.Set("reads", reads)
+		return e.Next()
+	})
+
+	app.OnServe().BindFunc(func(se *core.ServeEvent) error {
+		se.Router.POST("/api/rooms/{id}/read", markRead).Bind(apis.RequireAuth(usersCollection))
+		return se.Next()
+	})
+}
+
+// readState returns how many of room's messages viewerID has not read and
+// the last read time of each current participant who has read it.
+func readState(app core.App, room *core.Record, viewerID string) (int, map[string]string, error) {
+	var rows []struct {
+		User       string `db:"user"`
+		LastReadAt string `db:"last_read_at"`
+	}
+	err := app.DB().
+		Select("user", "last_read_at").
+		From(roomReadsCollection).
+		Where(dbx.HashExp{"room": room.Id}).
+		All(&rows)
+	if err != nil {
+		return 0, nil, fmt.Errorf("read state of room %q: %w", room.Id, err)
+	}
+
+	participants := room.GetStringSlice("participants")
+	reads := make(map[string]string, len(rows))
+	var viewerReadAt string
+	for _, row := range rows {
+		if row.User == viewerID {
+			viewerReadAt = row.LastReadAt
+		}
+		if slices.Contains(participants, row.User) {
+			reads[row.User] = row.LastReadAt
+		}
+	}
+
+	var unread int
+	err = app.DB().
+		Select("count(*)").
+		From(messagesCollection).
+		Where(dbx.HashExp{"room": room.Id}).
+		AndWhere(dbx.NewExp("[[sender]] != {:viewer} AND [[created]] > {:readAt}",
+			dbx.Params{"viewer": viewerID, "readAt": viewerReadAt})).
+		Row(&unread)
+	if err != nil {
+		return 0, nil, fmt.Errorf("unread count of room %q: %w", room.Id, err)
+	}
+	return unread, reads, nil
+}
+
+// markRead handles POST /api/rooms/{id}/read: it records that the
+// requester has read the room up to now and sends a room event (by saving
+// the room) so that every participant's client sees the new read state.
+//
+// Returns 204 on success and 404 if the room does not exist or the
+// requester is not one of its participants.
+func markRead(e *core.RequestEvent) error {
+	roomID := e.Request.PathValue("id")
+	err := e.App.RunInTransaction(func(txApp core.App) error {
+		room, err := txApp.FindRecordById(roomsCollection, roomID)
+		if err != nil || !slices.Contains(room.GetStringSlice("participants"), e.Auth.Id) {
+			return e.NotFoundError("", err)
+		}
+
+		read, err := txApp.FindFirstRecordByFilter(roomReadsCollection,
+			"room = {:room} && user = {:user}", dbx.Params{"room": room.Id, "user": e.Auth.Id})
+		if errors.Is(err, sql.ErrNoRows) {
+			collection, err := txApp.FindCachedCollectionByNameOrId(roomReadsCollection)
+			if err != nil {
+				return fmt.Errorf("find collection %q: %w", roomReadsCollection, err)
+			}
+			read = core.NewRecord(collection)
+			read.Set("room", room.Id)
+			read.Set("user", e.Auth.Id)
+		} else if err != nil {
+			return fmt.Errorf("find read state of room %q: %w", room.Id, err)
+		}
+		read.Set("last_read_at", types.NowDateTime())
+		if err := txApp.Save(read); err != nil {
+			return fmt.Errorf("save read state of room %q: %w", room.Id, err)
+		}
+
+		if err := txApp.Save(room); err != nil {
+			return fmt.Errorf("touch room %q: %w", room.Id, err)
+		}
+		return nil
+	})
+	if err != nil {
+		return apiError(e, err, "Failed to mark the room read.")
+	}
+	return e.NoContent(http.StatusNoContent)
+}

@@ -1,0 +1,111 @@
+package hooks
+
+import (
+	"fmt"
+	"net/http"
+	"slices"
+
+	"github.com/pocketbase/pocketbase/core"
+)
+
+// serverMaintainedRoomFields are room fields no client may write, with the
+// reason given in the 400. "post" is set only by the chat button; the
+// others are kept by the server.
+var serverMaintainedRoomFields = []string{"post", "last_message", "last_message_at", "unread", "reads"}
+
+// registerRooms binds the rooms invariants.
+//
+// For every save: a new room has MinParticipants..MaxParticipants
+// participants, and an invite cannot take a room past MaxParticipants.
+// For client requests: a creator must be among the participants; post and
+// the server-maintained fields are refused naming the field; a participant
+// may add users but remove only themself (403 otherwise); when the last
+// participant leaves, the room and its messages are deleted and the
+// request answers 204.
+func registerRooms(app core.App) {
+	app.OnRecordValidate(roomsCollection).BindFunc(func(e *core.RecordEvent) error {
+		participants := e.Record.GetStringSlice("participants")
+		grew := e.Record.IsNew() || len(without(participants, e.Record.Original().GetStringSlice("participants"))) > 0
+		if grew && (len(participants) < MinParticipants || len(participants) > MaxParticipants) {
+			return fieldError("participants", "validation_participants_count",
+				fmt.Sprintf("A room needs %d to %d participants.", MinParticipants, MaxParticipants))
+		}
+		return e.Next()
+	})
+
+	app.OnRecordCreateRequest(roomsCollection).BindFunc(func(e *core.RecordRequestEvent) error {
+		if e.HasSuperuserAuth() {
+			return e.Next()
+		}
+		if err := refuseServerMaintained(e); err != nil {
+			return err
+		}
+		if !slices.Contains(e.Record.GetStringSlice("participants"), e.Auth.Id) {
+			return e.BadRequestError("You can only create a room you are in.",
+				fieldError("participants", "validation_participants_missing_requester", "The participants must include you."))
+		}
+		return e.Next()
+	})
+
+	app.OnRecordUpdateRequest(roomsCollection).BindFunc(func(e *core.RecordRequestEvent) error {
+		if e.HasSuperuserAuth() {
+			return e.Next()
+		}
+		if err := refuseServerMaintained(e); err != nil {
+			return err
+		}
+
+		before := e.Record.Original().GetStringSlice("participants")
+		after := e.Record.GetStringSlice("participants")
+		for _, id := range without(before, after) {
+			if id != e.Auth.Id {
+				return e.ForbiddenError("You can only remove yourself from a room.", nil)
+			}
+		}
+
+		if len(after) == 0 {
+			return deleteLeftRoom(e)
+		}
+		return e.Next()
+	})
+}
+
+// deleteLeftRoom deletes the room its last participant just left, with its
+// messages (cascade), and answers 204.
+func deleteLeftRoom(e *core.RecordRequestEvent) error {
+	room, err := e.App.FindRecordById(roomsCollection, e.Record.Id)
+	if err != nil {
+		return e.NotFoundError("", err)
+	}
+	if err := e.App.Delete(room); err != nil {
+		return e.InternalServerError("Failed to delete the empty room.", fmt.Errorf("delete room %q: %w", room.Id, err))
+	}
+	return e.NoContent(http.StatusNoContent)
+}
+
+// refuseServerMaintained answers 400 naming the first field of the request
+// body that clients may not write.
+func refuseServerMaintained(e *core.RecordRequestEvent) error {
+	info, err := e.RequestInfo()
+	if err != nil {
+		return e.BadRequestError("", err)
+	}
+	for _, field := range serverMaintainedRoomFields {
+		if _, ok := info.Body[field]; ok {
+			return e.BadRequestError("This field is maintained by the server.",
+				fieldError(field, "validation_server_maintained", fmt.Sprintf("%q cannot be set by clients.", field)))
+		}
+	}
+	return nil
+}
+
+// without returns the ids of list that are not in other.
+func without(list, other []string) []string {
+	var out []string
+	for _, id := range list {
+		if !slices.Contains(other, id) {
+			out = append(out, id)
+		}
+	}
+	return out
+}

@@ -1,0 +1,79 @@
+// Command marketchat is a self-hosted marketplace chat: posts (items for
+// sale), chat rooms opened from a post, live messages. It is PocketBase
+// with the chat's schema (migrations), rules and routes (hooks) and the web
+// app (pb_public) built in.
+//
+// Run it with "marketchat serve"; every stock PocketBase command works.
+package main
+
+import (
+	"embed"
+	"io/fs"
+	"log"
+	"net/http"
+	"os"
+
+	"github.com/pocketbase/pocketbase"
+	"github.com/pocketbase/pocketbase/apis"
+	"github.com/pocketbase/pocketbase/core"
+	"github.com/pocketbase/pocketbase/plugins/migratecmd"
+	"github.com/pocketbase/pocketbase/tools/hook"
+
+	"github.com/marketchat/marketchat/hooks"
+	_ "github.com/marketchat/marketchat/migrations"
+)
+
+//go:embed all:pb_public
+var embedded embed.FS
+
+func main() {
+	app := pocketbase.New()
+
+	var publicDir string
+	app.RootCmd.PersistentFlags().StringVar(&publicDir, "publicDir", "",
+		"serve the web app from this directory instead of the copy built into the binary (for working on the app)")
+
+	var automigrate bool
+	app.RootCmd.PersistentFlags().BoolVar(&automigrate, "automigrate", false,
+		"write a Go migration into ./migrations for every collection change made in the dashboard (for development with go run)")
+
+	if err := app.RootCmd.ParseFlags(os.Args[1:]); err != nil {
+		log.Fatal(err)
+	}
+
+	// "migrate create" and "migrate collections" write Go migrations into
+	// ./migrations, the package this binary is built from.
+	migratecmd.MustRegister(app, app.RootCmd, migratecmd.Config{
+		Dir:          "migrations",
+		Automigrate:  automigrate,
+		TemplateLang: migratecmd.TemplateLangGo,
+	})
+
+	hooks.MustRegister(app)
+
+	public, err := publicFS(publicDir)
+	if err != nil {
+		log.Fatal(err)
+	}
+	app.OnServe().Bind(&hook.Handler[*core.ServeEvent]{
+		Func: func(se *core.ServeEvent) error {
+			if !se.Router.HasRoute(http.MethodGet, "/{path...}") {
+				se.Router.GET("/{path...}", apis.Static(public, true))
+			}
+			return se.Next()
+		},
+		Priority: 999, // last, so that any other route wins
+	})
+
+	if err := app.Start(); err != nil {
+		log.Fatal(err)
+	}
+}
+
+// publicFS is the web app: dir when given, else the embedded copy.
+func publicFS(dir string) (fs.FS, error) {
+	if dir != "" {
+		return os.DirFS(dir), nil
+	}
+	return fs.Sub(embedded, "pb_public")
+}
