@@ -1,0 +1,200 @@
+package hooks_test
+
+import (
+	"fmt"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/pocketbase/pocketbase/core"
+	"github.com/pocketbase/pocketbase/tests"
+
+	"github.com/marketchat/marketchat/hooks"
+	_ "github.com/marketchat/marketchat/migrations"
+)
+
+// Fixture ids. Every test app starts from the same seeded data:
+//
+//	alice  sells the bike (postBike); in roomBike with bob and in roomGroup
+//	bob    the bike's buyer; in roomBike and roomGroup
+//	carol  a stranger to every room; sells the lamp (postLamp)
+//	dave   in roomGroup only
+//
+//	roomBike   post=postBike, [alice, bob]; msgBobHello (bob) then msgAliceHi (alice)
+//	roomGroup  no post, [alice, bob, dave]; msgDaveGroup (dave)
+//
+// No room has been read by anyone yet.
+const (
+	alice = "aliceaaaaaaaaaa"
+	bob   = "bobbbbbbbbbbbbb"
+	carol = "carolcccccccccc"
+	dave  = "davedddddddddd1"
+
+	postBike = "postbike0000001"
+	postLamp = "postlamp0000001"
+
+	roomBike  = "roombike0000001"
+	roomGroup = "roomgroup000001"
+
+	msgBobHello  = "msgbobhello0001"
+	msgAliceHi   = "msgalicehi00001"
+	msgDaveGroup = "msggroupdave001"
+
+	// Texts that must never reach a stranger.
+	textBobHello  = "hello from bob about the bike"
+	textAliceHi   = "hi bob the bike is still available"
+	textDaveGroup = "secret group plan"
+
+	superuserEmail = "admin@example.com"
+	password       = "password123"
+)
+
+// emails of the fixture users, to check they never leak.
+var emails = map[string]string{
+	alice: "alice@example.com",
+	bob:   "bob@example.com",
+	carol: "carol@example.com",
+	dave:  "dave@example.com",
+}
+
+// tokens holds an auth token per fixture user id and "superuser"; they are
+// valid in every test app because each is a copy of the same template.
+var tokens = map[string]string{}
+
+// templateDir is the seeded data dir every test app is cloned from.
+var templateDir string
+
+func TestMain(m *testing.M) {
+	dir, err := buildTemplate()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "build test template:", err)
+		os.Exit(1)
+	}
+	templateDir = dir
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// newTestApp returns a fresh app cloned from the seeded template with the
+// project's hooks bound, removed when the test ends.
+func newTestApp(tb testing.TB) *tests.TestApp {
+	tb.Helper()
+	app, err := tests.NewTestApp(templateDir)
+	if err != nil {
+		tb.Fatalf("new test app: %v", err)
+	}
+	if err := hooks.Register(app); err != nil {
+		tb.Fatalf("register hooks: %v", err)
+	}
+	tb.Cleanup(app.Cleanup)
+	return app
+}
+
+// auth returns the Authorization header for the fixture user id (or
+// "superuser"); an empty id means a guest.
+func auth(id string) map[string]string {
+	if id == "" {
+		return nil
+	}
+	return map[string]string{"Authorization": tokens[id]}
+}
+
+func buildTemplate() (string, error) {
+	empty, err := os.MkdirTemp("", "marketchat_empty_")
+	if err != nil {
+		return "", err
+	}
+	defer os.RemoveAll(empty)
+
+	app, err := tests.NewTestApp(empty) // clones empty, runs all migrations
+	if err != nil {
+		return "", err
+	}
+	if err := hooks.Register(app); err != nil {
+		return "", err
+	}
+	if err := seed(app); err != nil {
+		app.Cleanup()
+		return "", err
+	}
+	dir := app.DataDir()
+	if err := app.ResetBootstrapState(); err != nil {
+		return "", err
+	}
+	return dir, nil
+}
+
+func seed(app core.App) error {
+	superusers, err := app.FindCollectionByNameOrId(core.CollectionNameSuperusers)
+	if err != nil {
+		return err
+	}
+	su := core.NewRecord(superusers)
+	su.SetEmail(superuserEmail)
+	su.SetPassword(password)
+	if err := app.Save(su); err != nil {
+		return fmt.Errorf("save superuser: %w", err)
+	}
+	if tokens["superuser"], err = su.NewAuthToken(); err != nil {
+		return err
+	}
+
+	for _, u := range []struct{ id, name string }{{alice, "Alice"}, {bob, "Bob"}, {carol, "Carol"}, {dave, "Dave"}} {
+		if err := saveRecord(app, "users", u.id, map[string]any{
+			"email": emails[u.id], "password": password, "name": u.name,
+		}); err != nil {
+			return err
+		}
+		rec, err := app.FindRecordById("users", u.id)
+		if err != nil {
+			return err
+		}
+		if tokens[u.id], err = rec.NewAuthToken(); err != nil {
+			return err
+		}
+	}
+
+	steps := []struct {
+		collection, id string
+		data           map[string]any
+	}{
+		{"posts", postBike, map[string]any{"title": "Bike", "price": 120, "author": alice, "body": "A red bike."}},
+		{"posts", postLamp, map[string]any{"title": "Lamp", "price": 15, "author": carol}},
+		{"rooms", roomBike, map[string]any{"post": postBike, "participants": []string{alice, bob}}},
+		{"rooms", roomGroup, map[string]any{"participants": []string{alice, bob, dave}}},
+		{"messages", msgBobHello, map[string]any{"room": roomBike, "sender": bob, "text": textBobHello}},
+		{"messages", msgAliceHi, map[string]any{"room": roomBike, "sender": alice, "text": textAliceHi}},
+		{"messages", msgDaveGroup, map[string]any{"room": roomGroup, "sender": dave, "text": textDaveGroup}},
+	}
+	for _, s := range steps {
+		if err := saveRecord(app, s.collection, s.id, s.data); err != nil {
+			return err
+		}
+		if s.collection == "messages" {
+			time.Sleep(2 * time.Millisecond) // distinct "created" for a stable order
+		}
+	}
+	return nil
+}
+
+func saveRecord(app core.App, collection, id string, data map[string]any) error {
+	c, err := app.FindCollectionByNameOrId(collection)
+	if err != nil {
+		return err
+	}
+	rec := core.NewRecord(c)
+	rec.Id = id
+	for k, v := range data {
+		if k == "password" {
+			rec.SetPassword(v.(string))
+			continue
+		}
+		rec.Set(k, v)
+	}
+	if err := app.Save(rec); err != nil {
+		return fmt.Errorf("save %s %s: %w", collection, id, err)
+	}
+	return nil
+}
+
