@@ -197,4 +197,3 @@ func saveRecord(app core.App, collection, id string, data map[string]any) error 
 	}
 	return nil
 }
-

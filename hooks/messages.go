@@ -56,6 +56,10 @@ func registerMessages(app core.App, flood *floodGuard) {
 	// The message and its room's preview commit together: a stored message
 	// always shows in "my chats".
 	app.OnRecordCreate(messagesCollection).BindFunc(func(e *core.RecordEvent) error {
+		// The after-success hooks (realtime among them) run with e.App once
+		// this returns: give them back the app, not the finished transaction.
+		outer := e.App
+		defer func() { e.App = outer }()
 		return e.App.RunInTransaction(func(txApp core.App) error {
 			e.App = txApp
 			if err := e.Next(); err != nil {

@@ -1,0 +1,753 @@
+package hooks_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"image"
+	"image/png"
+	"mime/multipart"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/pocketbase/dbx"
+	"github.com/pocketbase/pocketbase/core"
+	"github.com/pocketbase/pocketbase/tests"
+
+	"github.com/marketchat/marketchat/hooks"
+)
+
+// TestMessagesListAndView: only the room's participants list and view its
+// messages.
+func TestMessagesListAndView(t *testing.T) {
+	list := "/api/collections/messages/records?" + roomsFilter(`room="`+roomBike+`"`)
+	const view = "/api/collections/messages/records/" + msgBobHello
+	scenarios := []tests.ApiScenario{
+		{
+			Name:               "guest lists none",
+			Method:             http.MethodGet,
+			URL:                list,
+			TestAppFactory:     newTestApp,
+			ExpectedStatus:     http.StatusOK,
+			ExpectedContent:    []string{`"totalItems":0`},
+			NotExpectedContent: roomsSecrets,
+		},
+		{
+			Name:           "participant bob lists roomBike's messages",
+			Method:         http.MethodGet,
+			URL:            list,
+			Headers:        auth(bob),
+			TestAppFactory: newTestApp,
+			ExpectedStatus: http.StatusOK,
+			ExpectedContent: []string{
+				`"totalItems":2`,
+				`"id":"` + msgBobHello + `"`, `"text":"` + textBobHello + `"`,
+				`"id":"` + msgAliceHi + `"`, `"text":"` + textAliceHi + `"`,
+			},
+			NotExpectedContent: []string{textDaveGroup},
+		},
+		{
+			Name:               "stranger carol lists none",
+			Method:             http.MethodGet,
+			URL:                list,
+			Headers:            auth(carol),
+			TestAppFactory:     newTestApp,
+			ExpectedStatus:     http.StatusOK,
+			ExpectedContent:    []string{`"totalItems":0`},
+			NotExpectedContent: roomsSecrets,
+		},
+		{
+			Name:               "dave (roomGroup only) lists none of roomBike's",
+			Method:             http.MethodGet,
+			URL:                list,
+			Headers:            auth(dave),
+			TestAppFactory:     newTestApp,
+			ExpectedStatus:     http.StatusOK,
+			ExpectedContent:    []string{`"totalItems":0`},
+			NotExpectedContent: roomBikeSecrets,
+		},
+		{
+			Name:               "dave without a filter lists roomGroup's only",
+			Method:             http.MethodGet,
+			URL:                "/api/collections/messages/records",
+			Headers:            auth(dave),
+			TestAppFactory:     newTestApp,
+			ExpectedStatus:     http.StatusOK,
+			ExpectedContent:    []string{`"totalItems":1`, `"text":"` + textDaveGroup + `"`},
+			NotExpectedContent: roomBikeSecrets,
+		},
+		{
+			Name:            "superuser lists roomBike's messages",
+			Method:          http.MethodGet,
+			URL:             list,
+			Headers:         auth("superuser"),
+			TestAppFactory:  newTestApp,
+			ExpectedStatus:  http.StatusOK,
+			ExpectedContent: []string{`"totalItems":2`, textBobHello, textAliceHi},
+		},
+		{
+			Name:               "guest views a message: 404",
+			Method:             http.MethodGet,
+			URL:                view,
+			TestAppFactory:     newTestApp,
+			ExpectedStatus:     http.StatusNotFound,
+			ExpectedContent:    []string{`"status":404`},
+			NotExpectedContent: roomsSecrets,
+		},
+		{
+			Name:            "participant alice views bob's message",
+			Method:          http.MethodGet,
+			URL:             view,
+			Headers:         auth(alice),
+			TestAppFactory:  newTestApp,
+			ExpectedStatus:  http.StatusOK,
+			ExpectedContent: []string{`"id":"` + msgBobHello + `"`, `"sender":"` + bob + `"`, `"text":"` + textBobHello + `"`},
+		},
+		{
+			Name:               "stranger carol views a message: 404",
+			Method:             http.MethodGet,
+			URL:                view,
+			Headers:            auth(carol),
+			TestAppFactory:     newTestApp,
+			ExpectedStatus:     http.StatusNotFound,
+			ExpectedContent:    []string{`"status":404`},
+			NotExpectedContent: roomsSecrets,
+		},
+		{
+			Name:            "superuser views a message",
+			Method:          http.MethodGet,
+			URL:             view,
+			Headers:         auth("superuser"),
+			TestAppFactory:  newTestApp,
+			ExpectedStatus:  http.StatusOK,
+			ExpectedContent: []string{`"text":"` + textBobHello + `"`},
+		},
+	}
+	for _, s := range scenarios {
+		s.Test(t)
+	}
+}
+
+// TestMessagesSend covers sending: sender defaulting and spoofing, the
+// text rules, strangers, attachments and client ids.
+func TestMessagesSend(t *testing.T) {
+	const url = "/api/collections/messages/records"
+	refused := func(field string) []string {
+		return []string{`"status":400`, `"data":{"` + field + `":{"code":`}
+	}
+	send := func(text string) *strings.Reader {
+		body, err := json.Marshal(map[string]string{"room": roomBike, "text": text})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return strings.NewReader(string(body))
+	}
+	const html = `<script>alert(1)</script> & "q"`
+	nothingStored := messagesCheckCount(roomBike, 2)
+	oneStored := messagesCheckCount(roomBike, 3)
+
+	attachmentOnly, attachmentType := messagesMultipart(t, map[string]string{"room": roomBike}, 1)
+	textAndPhotos, textAndPhotosType := messagesMultipart(t, map[string]string{"room": roomBike, "text": "two photos"}, 2)
+	strangerPhoto, strangerPhotoType := messagesMultipart(t, map[string]string{"room": roomBike}, 1)
+
+	scenarios := []tests.ApiScenario{
+		{
+			Name:            "guest: 400, nothing stored",
+			Method:          http.MethodPost,
+			URL:             url,
+			Body:            send("hello"),
+			TestAppFactory:  newTestApp,
+			ExpectedStatus:  http.StatusBadRequest,
+			ExpectedContent: []string{`"status":400`},
+			AfterTestFunc:   nothingStored,
+		},
+		{
+			Name:           "participant bob: the sender defaults to him, the room shows it",
+			Method:         http.MethodPost,
+			URL:            url,
+			Body:           send("is it still there?"),
+			Headers:        auth(bob),
+			TestAppFactory: newTestApp,
+			ExpectedStatus: http.StatusOK,
+			ExpectedContent: []string{
+				`"room":"` + roomBike + `"`,
+				`"sender":"` + bob + `"`,
+				`"text":"is it still there?"`,
+			},
+			AfterTestFunc: func(tb testing.TB, app *tests.TestApp, res *http.Response) {
+				oneStored(tb, app, res)
+				messagesCheckRoomPreview(tb, app, chatDecode(tb, res), "is it still there?")
+			},
+		},
+		{
+			Name:            "participant bob naming himself as sender",
+			Method:          http.MethodPost,
+			URL:             url,
+			Body:            strings.NewReader(`{"room":"` + roomBike + `","sender":"` + bob + `","text":"hi"}`),
+			Headers:         auth(bob),
+			TestAppFactory:  newTestApp,
+			ExpectedStatus:  http.StatusOK,
+			ExpectedContent: []string{`"sender":"` + bob + `"`},
+			AfterTestFunc:   oneStored,
+		},
+		{
+			Name:            "participant bob naming alice as sender: 400 naming sender",
+			Method:          http.MethodPost,
+			URL:             url,
+			Body:            strings.NewReader(`{"room":"` + roomBike + `","sender":"` + alice + `","text":"hi"}`),
+			Headers:         auth(bob),
+			TestAppFactory:  newTestApp,
+			ExpectedStatus:  http.StatusBadRequest,
+			ExpectedContent: refused("sender"),
+			AfterTestFunc:   nothingStored,
+		},
+		{
+			Name:            "empty text: 400 naming text",
+			Method:          http.MethodPost,
+			URL:             url,
+			Body:            send(""),
+			Headers:         auth(bob),
+			TestAppFactory:  newTestApp,
+			ExpectedStatus:  http.StatusBadRequest,
+			ExpectedContent: refused("text"),
+			AfterTestFunc:   nothingStored,
+		},
+		{
+			Name:            "no text at all: 400 naming text",
+			Method:          http.MethodPost,
+			URL:             url,
+			Body:            strings.NewReader(`{"room":"` + roomBike + `"}`),
+			Headers:         auth(bob),
+			TestAppFactory:  newTestApp,
+			ExpectedStatus:  http.StatusBadRequest,
+			ExpectedContent: refused("text"),
+			AfterTestFunc:   nothingStored,
+		},
+		{
+			Name:            "whitespace-only text: 400 naming text",
+			Method:          http.MethodPost,
+			URL:             url,
+			Body:            send(" \t\n \r\n "),
+			Headers:         auth(bob),
+			TestAppFactory:  newTestApp,
+			ExpectedStatus:  http.StatusBadRequest,
+			ExpectedContent: refused("text"),
+			AfterTestFunc:   nothingStored,
+		},
+		{
+			Name:            "2001 characters: 400 naming text",
+			Method:          http.MethodPost,
+			URL:             url,
+			Body:            send(strings.Repeat("a", 2001)),
+			Headers:         auth(bob),
+			TestAppFactory:  newTestApp,
+			ExpectedStatus:  http.StatusBadRequest,
+			ExpectedContent: refused("text"),
+			AfterTestFunc:   nothingStored,
+		},
+		{
+			Name:            "2000 characters: ok",
+			Method:          http.MethodPost,
+			URL:             url,
+			Body:            send(strings.Repeat("a", 2000)),
+			Headers:         auth(bob),
+			TestAppFactory:  newTestApp,
+			ExpectedStatus:  http.StatusOK,
+			ExpectedContent: []string{`"text":"` + strings.Repeat("a", 2000) + `"`},
+			AfterTestFunc:   oneStored,
+		},
+		{
+			Name:            "2000 two-byte characters: ok (characters, not bytes)",
+			Method:          http.MethodPost,
+			URL:             url,
+			Body:            send(strings.Repeat("é", 2000)),
+			Headers:         auth(bob),
+			TestAppFactory:  newTestApp,
+			ExpectedStatus:  http.StatusOK,
+			ExpectedContent: []string{`"text":"` + strings.Repeat("é", 2000) + `"`},
+			AfterTestFunc:   oneStored,
+		},
+		{
+			Name:            "2000 characters inside whitespace: ok, trimmed first",
+			Method:          http.MethodPost,
+			URL:             url,
+			Body:            send("  \n" + strings.Repeat("b", 2000) + "\n  "),
+			Headers:         auth(bob),
+			TestAppFactory:  newTestApp,
+			ExpectedStatus:  http.StatusOK,
+			ExpectedContent: []string{`"text":"` + strings.Repeat("b", 2000) + `"`},
+			AfterTestFunc:   oneStored,
+		},
+		{
+			Name:            "text is trimmed",
+			Method:          http.MethodPost,
+			URL:             url,
+			Body:            send("  \t hello  there \n"),
+			Headers:         auth(bob),
+			TestAppFactory:  newTestApp,
+			ExpectedStatus:  http.StatusOK,
+			ExpectedContent: []string{`"text":"hello  there"`},
+			AfterTestFunc: func(tb testing.TB, app *tests.TestApp, res *http.Response) {
+				messagesCheckRoomPreview(tb, app, chatDecode(tb, res), "hello  there")
+			},
+		},
+		{
+			Name:            "markup is stored and echoed exactly as sent",
+			Method:          http.MethodPost,
+			URL:             url,
+			Body:            send("  " + html + "  "),
+			Headers:         auth(bob),
+			TestAppFactory:  newTestApp,
+			ExpectedStatus:  http.StatusOK,
+			ExpectedContent: []string{`"sender":"` + bob + `"`},
+			NotExpectedContent: []string{
+				"&lt;", "&amp;", "&quot;", "&#34;", // HTML-escaped by the server
+			},
+			AfterTestFunc: func(tb testing.TB, app *tests.TestApp, res *http.Response) {
+				msg := chatDecode(tb, res)
+				if msg["text"] != html {
+					tb.Errorf("text in answer = %q; want %q", msg["text"], html)
+				}
+				id, _ := msg["id"].(string)
+				stored, err := app.FindRecordById("messages", id)
+				if err != nil {
+					tb.Fatalf("find message %q: %v", id, err)
+				}
+				if got := stored.GetString("text"); got != html {
+					tb.Errorf("stored text = %q; want %q", got, html)
+				}
+				messagesCheckRoomPreview(tb, app, msg, html)
+			},
+		},
+		{
+			Name:               "stranger carol into roomBike: 400, nothing stored",
+			Method:             http.MethodPost,
+			URL:                url,
+			Body:               send("let me in"),
+			Headers:            auth(carol),
+			TestAppFactory:     newTestApp,
+			ExpectedStatus:     http.StatusBadRequest,
+			ExpectedContent:    []string{`"status":400`},
+			NotExpectedContent: roomsSecrets,
+			AfterTestFunc: func(tb testing.TB, app *tests.TestApp, res *http.Response) {
+				nothingStored(tb, app, res)
+				roomsCheckField(roomBike, "last_message", textAliceHi)(tb, app, res)
+			},
+		},
+		{
+			Name:               "stranger carol with a photo into roomBike: 400, nothing stored",
+			Method:             http.MethodPost,
+			URL:                url,
+			Body:               strangerPhoto,
+			Headers:            messagesHeaders(carol, strangerPhotoType),
+			TestAppFactory:     newTestApp,
+			ExpectedStatus:     http.StatusBadRequest,
+			ExpectedContent:    []string{`"status":400`},
+			NotExpectedContent: roomsSecrets,
+			AfterTestFunc:      nothingStored,
+		},
+		{
+			Name:               "dave (roomGroup only) into roomBike: 400, nothing stored",
+			Method:             http.MethodPost,
+			URL:                url,
+			Body:               send("hello?"),
+			Headers:            auth(dave),
+			TestAppFactory:     newTestApp,
+			ExpectedStatus:     http.StatusBadRequest,
+			ExpectedContent:    []string{`"status":400`},
+			NotExpectedContent: roomBikeSecrets,
+			AfterTestFunc:      nothingStored,
+		},
+		{
+			Name:            "an attachment without text: ok, the room gets a preview",
+			Method:          http.MethodPost,
+			URL:             url,
+			Body:            attachmentOnly,
+			Headers:         messagesHeaders(bob, attachmentType),
+			TestAppFactory:  newTestApp,
+			ExpectedStatus:  http.StatusOK,
+			ExpectedContent: []string{`"sender":"` + bob + `"`, `"text":""`, `"attachments":["`},
+			AfterTestFunc: func(tb testing.TB, app *tests.TestApp, res *http.Response) {
+				oneStored(tb, app, res)
+				msg := chatDecode(tb, res)
+				if files, _ := msg["attachments"].([]any); len(files) != 1 {
+					tb.Errorf("attachments = %v; want 1 file", msg["attachments"])
+				}
+				room, err := app.FindRecordById("rooms", roomBike)
+				if err != nil {
+					tb.Fatalf("find room: %v", err)
+				}
+				if got := room.GetString("last_message"); got == "" || got == textAliceHi {
+					tb.Errorf("last_message = %q; want a non-empty preview of the photo", got)
+				}
+				if got, want := room.GetDateTime("last_message_at").String(), msg["created"]; got != want {
+					tb.Errorf("last_message_at = %q; want %v", got, want)
+				}
+			},
+		},
+		{
+			Name:            "text and two attachments: ok",
+			Method:          http.MethodPost,
+			URL:             url,
+			Body:            textAndPhotos,
+			Headers:         messagesHeaders(alice, textAndPhotosType),
+			TestAppFactory:  newTestApp,
+			ExpectedStatus:  http.StatusOK,
+			ExpectedContent: []string{`"sender":"` + alice + `"`, `"text":"two photos"`},
+			AfterTestFunc: func(tb testing.TB, app *tests.TestApp, res *http.Response) {
+				msg := chatDecode(tb, res)
+				if files, _ := msg["attachments"].([]any); len(files) != 2 {
+					tb.Errorf("attachments = %v; want 2 files", msg["attachments"])
+				}
+				messagesCheckRoomPreview(tb, app, msg, "two photos")
+			},
+		},
+		{
+			Name:            "a client-supplied id: ok",
+			Method:          http.MethodPost,
+			URL:             url,
+			Body:            strings.NewReader(`{"id":"clientmsg000001","room":"` + roomBike + `","text":"retry me"}`),
+			Headers:         auth(bob),
+			TestAppFactory:  newTestApp,
+			ExpectedStatus:  http.StatusOK,
+			ExpectedContent: []string{`"id":"clientmsg000001"`},
+			AfterTestFunc:   oneStored,
+		},
+		{
+			Name:           "the same client id again: 400 naming id, one stored",
+			Method:         http.MethodPost,
+			URL:            url,
+			Body:           strings.NewReader(`{"id":"clientmsg000001","room":"` + roomBike + `","text":"retry me"}`),
+			Headers:        auth(bob),
+			TestAppFactory: newTestApp,
+			BeforeTestFunc: func(tb testing.TB, app *tests.TestApp, e *core.ServeEvent) {
+				status, body := chatServe(tb, e, http.MethodPost, url, tokens[bob],
+					`{"id":"clientmsg000001","room":"`+roomBike+`","text":"retry me"}`)
+				if status != http.StatusOK {
+					tb.Fatalf("first send = %d %s; want 200", status, body)
+				}
+			},
+			ExpectedStatus:  http.StatusBadRequest,
+			ExpectedContent: refused("id"),
+			AfterTestFunc:   oneStored,
+		},
+		{
+			Name:            "a client id with bad characters: 400 naming id",
+			Method:          http.MethodPost,
+			URL:             url,
+			Body:            strings.NewReader(`{"id":"Client_Msg_0001","room":"` + roomBike + `","text":"hi"}`),
+			Headers:         auth(bob),
+			TestAppFactory:  newTestApp,
+			ExpectedStatus:  http.StatusBadRequest,
+			ExpectedContent: refused("id"),
+			AfterTestFunc:   nothingStored,
+		},
+		{
+			Name:            "superuser sending as alice: ok",
+			Method:          http.MethodPost,
+			URL:             url,
+			Body:            strings.NewReader(`{"room":"` + roomBike + `","sender":"` + alice + `","text":"from the admin"}`),
+			Headers:         auth("superuser"),
+			TestAppFactory:  newTestApp,
+			ExpectedStatus:  http.StatusOK,
+			ExpectedContent: []string{`"sender":"` + alice + `"`, `"text":"from the admin"`},
+			AfterTestFunc:   oneStored,
+		},
+	}
+	for _, s := range scenarios {
+		s.Test(t)
+	}
+}
+
+// TestMessagesNoEditOrDelete: clients cannot edit or delete messages in v1.
+func TestMessagesNoEditOrDelete(t *testing.T) {
+	const url = "/api/collections/messages/records/" + msgBobHello
+	edit := func() *strings.Reader { return strings.NewReader(`{"text":"edited"}`) }
+	untouched := func(tb testing.TB, app *tests.TestApp, _ *http.Response) {
+		tb.Helper()
+		msg, err := app.FindRecordById("messages", msgBobHello)
+		if err != nil {
+			tb.Fatalf("find message: %v", err)
+		}
+		if got := msg.GetString("text"); got != textBobHello {
+			tb.Errorf("text = %q; want %q", got, textBobHello)
+		}
+	}
+	var scenarios []tests.ApiScenario
+	for _, actor := range []string{"", bob, alice, carol} {
+		scenarios = append(scenarios,
+			tests.ApiScenario{
+				Name:               "edit as " + roomsActorName(actor) + ": 403",
+				Method:             http.MethodPatch,
+				URL:                url,
+				Body:               edit(),
+				Headers:            auth(actor),
+				TestAppFactory:     newTestApp,
+				ExpectedStatus:     http.StatusForbidden,
+				ExpectedContent:    []string{`"status":403`},
+				NotExpectedContent: []string{textBobHello},
+				AfterTestFunc:      untouched,
+			},
+			tests.ApiScenario{
+				Name:               "delete as " + roomsActorName(actor) + ": 403",
+				Method:             http.MethodDelete,
+				URL:                url,
+				Headers:            auth(actor),
+				TestAppFactory:     newTestApp,
+				ExpectedStatus:     http.StatusForbidden,
+				ExpectedContent:    []string{`"status":403`},
+				NotExpectedContent: []string{textBobHello},
+				AfterTestFunc:      untouched,
+			},
+		)
+	}
+	scenarios = append(scenarios,
+		tests.ApiScenario{
+			Name:            "edit as superuser: ok",
+			Method:          http.MethodPatch,
+			URL:             url,
+			Body:            edit(),
+			Headers:         auth("superuser"),
+			TestAppFactory:  newTestApp,
+			ExpectedStatus:  http.StatusOK,
+			ExpectedContent: []string{`"text":"edited"`},
+		},
+		tests.ApiScenario{
+			Name:           "delete as superuser: 204",
+			Method:         http.MethodDelete,
+			URL:            url,
+			Headers:        auth("superuser"),
+			TestAppFactory: newTestApp,
+			ExpectedStatus: http.StatusNoContent,
+			AfterTestFunc:  messagesCheckCount(roomBike, 1),
+		},
+	)
+	for _, s := range scenarios {
+		s.Test(t)
+	}
+}
+
+// TestMessagesFloodControl: bob's 31st message within the window gets 429
+// while alice, sending at the same time, is unaffected.
+func TestMessagesFloodControl(t *testing.T) {
+	app := newTestApp(t)
+	srv := serveTestApp(t, app)
+	const url = "/api/collections/messages/records"
+	message := func(i int) string { return fmt.Sprintf(`{"room":%q,"text":"message %d"}`, roomBike, i) }
+
+	// alice sends alongside bob's burst.
+	aliceStatuses := make(chan int, 6)
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	wg.Go(func() {
+		<-start
+		for i := range 5 {
+			status, body, err := chatSend(srv, http.MethodPost, url, tokens[alice], message(100+i))
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			if status != http.StatusOK {
+				t.Logf("alice's send %d: %s", i, body)
+			}
+			aliceStatuses <- status
+		}
+	})
+
+	began := time.Now()
+	close(start)
+	for i := range hooks.FloodMaxMessages {
+		if status, body := chatDo(t, srv, http.MethodPost, url, tokens[bob], message(i)); status != http.StatusOK {
+			t.Fatalf("bob's send %d = %d %s; want 200", i+1, status, body)
+		}
+	}
+	status, body := chatDo(t, srv, http.MethodPost, url, tokens[bob], message(hooks.FloodMaxMessages))
+	if elapsed := time.Since(began); elapsed >= hooks.FloodWindow {
+		t.Fatalf("bob's burst took %v, longer than the flood window %v: the 429 cannot be checked", elapsed, hooks.FloodWindow)
+	}
+	if status != http.StatusTooManyRequests {
+		t.Fatalf("bob's send %d = %d %s; want 429", hooks.FloodMaxMessages+1, status, body)
+	}
+	messagesCheckErrorJSON(t, body, http.StatusTooManyRequests)
+
+	wg.Wait()
+	if status, body := chatDo(t, srv, http.MethodPost, url, tokens[alice], message(200)); status != http.StatusOK {
+		t.Errorf("alice's send after bob's 429 = %d %s; want 200", status, body)
+	}
+	close(aliceStatuses)
+	for status := range aliceStatuses {
+		if status != http.StatusOK {
+			t.Errorf("alice's send during bob's burst = %d; want 200", status)
+		}
+	}
+
+	fromBob, err := app.CountRecords("messages", dbx.HashExp{"room": roomBike, "sender": bob})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := int64(1 + hooks.FloodMaxMessages); fromBob != want { // the fixture message + the accepted burst
+		t.Errorf("bob's stored messages = %d; want %d", fromBob, want)
+	}
+}
+
+// TestMessagesFloodControlConcurrentBurst: 40 simultaneous sends by one
+// user store exactly FloodMaxMessages and answer 429 for the rest.
+func TestMessagesFloodControlConcurrentBurst(t *testing.T) {
+	const sends = 40
+	app := newTestApp(t)
+	srv := serveTestApp(t, app)
+
+	var (
+		mu       sync.Mutex
+		statuses = map[int]int{}
+		wg       sync.WaitGroup
+		start    = make(chan struct{})
+	)
+	for i := range sends {
+		wg.Go(func() {
+			<-start
+			body := fmt.Sprintf(`{"room":%q,"text":"burst %d"}`, roomGroup, i)
+			status, _, err := chatSend(srv, http.MethodPost, "/api/collections/messages/records", tokens[dave], body)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			mu.Lock()
+			statuses[status]++
+			mu.Unlock()
+		})
+	}
+	began := time.Now()
+	close(start)
+	wg.Wait()
+	if elapsed := time.Since(began); elapsed >= hooks.FloodWindow {
+		t.Fatalf("burst took %v, longer than the flood window %v", elapsed, hooks.FloodWindow)
+	}
+
+	want := map[int]int{http.StatusOK: hooks.FloodMaxMessages, http.StatusTooManyRequests: sends - hooks.FloodMaxMessages}
+	if fmt.Sprint(statuses) != fmt.Sprint(want) {
+		t.Errorf("statuses of %d simultaneous sends = %v; want %v", sends, statuses, want)
+	}
+	stored, err := app.CountRecords("messages", dbx.HashExp{"room": roomGroup, "sender": dave})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := int64(1 + hooks.FloodMaxMessages); stored != want {
+		t.Errorf("dave's stored messages = %d; want %d", stored, want)
+	}
+}
+
+// TestMessagesFloodControlCountsAcceptedOnly: refused messages do not use
+// up the flood allowance.
+func TestMessagesFloodControlCountsAcceptedOnly(t *testing.T) {
+	app := newTestApp(t)
+	srv := serveTestApp(t, app)
+	const url = "/api/collections/messages/records"
+
+	began := time.Now()
+	for i := range hooks.FloodMaxMessages {
+		empty := fmt.Sprintf(`{"room":%q,"text":"   "}`, roomBike)
+		if status, body := chatDo(t, srv, http.MethodPost, url, tokens[bob], empty); status != http.StatusBadRequest {
+			t.Fatalf("bob's empty send %d = %d %s; want 400", i+1, status, body)
+		}
+	}
+	for i := range hooks.FloodMaxMessages {
+		text := fmt.Sprintf(`{"room":%q,"text":"message %d"}`, roomBike, i)
+		if status, body := chatDo(t, srv, http.MethodPost, url, tokens[bob], text); status != http.StatusOK {
+			t.Fatalf("bob's send %d after %d refused ones = %d %s; want 200", i+1, hooks.FloodMaxMessages, status, body)
+		}
+	}
+	if elapsed := time.Since(began); elapsed >= hooks.FloodWindow {
+		t.Fatalf("sends took %v, longer than the flood window %v", elapsed, hooks.FloodWindow)
+	}
+}
+
+// messagesCheckErrorJSON checks that body is PocketBase's error JSON with
+// the given status.
+func messagesCheckErrorJSON(tb testing.TB, body []byte, status int) {
+	tb.Helper()
+	var apiErr struct {
+		Status  *int            `json:"status"`
+		Message *string         `json:"message"`
+		Data    *map[string]any `json:"data"`
+	}
+	if err := json.Unmarshal(body, &apiErr); err != nil {
+		tb.Fatalf("decode error body %s: %v", body, err)
+	}
+	if apiErr.Status == nil || *apiErr.Status != status || apiErr.Message == nil || *apiErr.Message == "" || apiErr.Data == nil {
+		tb.Errorf("error body = %s; want {\"status\":%d,\"message\":\"...\",\"data\":{...}}", body, status)
+	}
+}
+
+// messagesCheckCount returns an AfterTestFunc checking how many messages
+// roomID has.
+func messagesCheckCount(roomID string, want int) func(testing.TB, *tests.TestApp, *http.Response) {
+	return func(tb testing.TB, app *tests.TestApp, _ *http.Response) {
+		tb.Helper()
+		n, err := app.CountRecords("messages", dbx.HashExp{"room": roomID})
+		if err != nil {
+			tb.Fatalf("count messages: %v", err)
+		}
+		if n != int64(want) {
+			tb.Errorf("messages in %q = %d; want %d", roomID, n, want)
+		}
+	}
+}
+
+// messagesCheckRoomPreview checks that the message's room shows it as the
+// newest: last_message is wantPreview and last_message_at the message's
+// created time.
+func messagesCheckRoomPreview(tb testing.TB, app core.App, msg map[string]any, wantPreview string) {
+	tb.Helper()
+	roomID, _ := msg["room"].(string)
+	room, err := app.FindRecordById("rooms", roomID)
+	if err != nil {
+		tb.Fatalf("find room %q: %v", roomID, err)
+	}
+	if got := room.GetString("last_message"); got != wantPreview {
+		tb.Errorf("last_message of %q = %q; want %q", roomID, got, wantPreview)
+	}
+	if got, want := room.GetDateTime("last_message_at").String(), msg["created"]; got != want {
+		tb.Errorf("last_message_at of %q = %q; want the message's created %v", roomID, got, want)
+	}
+}
+
+// messagesHeaders are the headers of a multipart request by userID.
+func messagesHeaders(userID, contentType string) map[string]string {
+	headers := auth(userID)
+	headers["Content-Type"] = contentType
+	return headers
+}
+
+// messagesMultipart builds a multipart body with fields and n tiny PNG
+// attachments, and returns it with its content type.
+func messagesMultipart(tb testing.TB, fields map[string]string, n int) (*bytes.Buffer, string) {
+	tb.Helper()
+	var img bytes.Buffer
+	if err := png.Encode(&img, image.NewRGBA(image.Rect(0, 0, 1, 1))); err != nil {
+		tb.Fatalf("encode png: %v", err)
+	}
+	body := new(bytes.Buffer)
+	mp := multipart.NewWriter(body)
+	for k, v := range fields {
+		if err := mp.WriteField(k, v); err != nil {
+			tb.Fatalf("write field %q: %v", k, err)
+		}
+	}
+	for i := range n {
+		w, err := mp.CreateFormFile("attachments", fmt.Sprintf("photo%d.png", i))
+		if err != nil {
+			tb.Fatalf("create form file: %v", err)
+		}
+		if _, err := w.Write(img.Bytes()); err != nil {
+			tb.Fatalf("write form file: %v", err)
+		}
+	}
+	if err := mp.Close(); err != nil {
+		tb.Fatalf("close multipart: %v", err)
+	}
+	return body, mp.FormDataContentType()
+}

@@ -1,0 +1,513 @@
+package hooks_test
+
+import (
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"testing"
+
+	"github.com/pocketbase/pocketbase/apis"
+	"github.com/pocketbase/pocketbase/core"
+	"github.com/pocketbase/pocketbase/tests"
+)
+
+// usersHiddenEmails lists the fixture e-mails that viewer must never see:
+// everyone's but their own ("" is a guest and sees none).
+func usersHiddenEmails(viewer string) []string {
+	var hidden []string
+	for id, email := range emails {
+		if id != viewer {
+			hidden = append(hidden, email)
+		}
+	}
+	return hidden
+}
+
+// usersHeaders merges header maps; later maps win.
+func usersHeaders(maps ...map[string]string) map[string]string {
+	merged := map[string]string{}
+	for _, m := range maps {
+		for k, v := range m {
+			merged[k] = v
+		}
+	}
+	return merged
+}
+
+// usersRecordExists fails the test unless the record id of collection exists (or, with
+// want false, unless it is gone).
+func usersRecordExists(tb testing.TB, app core.App, collection, id string, want bool) {
+	tb.Helper()
+	_, err := app.FindRecordById(collection, id)
+	if got := err == nil; got != want {
+		tb.Errorf("FindRecordById(%q, %q) found = %v (err %v); want %v", collection, id, got, err, want)
+	}
+}
+
+// TestUsersAccess covers the contract's users section per actor: signed-in
+// users list and view each other's id, name and avatar; e-mails stay hidden
+// from everyone but the owner (and superusers); only the owner changes or
+// deletes the account.
+func TestUsersAccess(t *testing.T) {
+	long := strings.Repeat("n", 51)
+
+	scenarios := []tests.ApiScenario{
+		// list
+		{
+			Name:               "guest lists users and gets none",
+			Method:             http.MethodGet,
+			URL:                "/api/collections/users/records",
+			ExpectedStatus:     200,
+			ExpectedContent:    []string{`"totalItems":0`, `"items":[]`},
+			NotExpectedContent: append(usersHiddenEmails(""), `"name":"Alice"`),
+		},
+		{
+			Name:           "bob lists users and sees names but only his own e-mail",
+			Method:         http.MethodGet,
+			URL:            "/api/collections/users/records?sort=name",
+			Headers:        auth(bob),
+			ExpectedStatus: 200,
+			ExpectedContent: []string{
+				`"totalItems":4`,
+				`"id":"` + alice + `"`, `"name":"Alice"`, `"avatar":""`,
+				`"id":"` + carol + `"`, `"id":"` + dave + `"`,
+				`"email":"` + emails[bob] + `"`,
+			},
+			NotExpectedContent: usersHiddenEmails(bob),
+		},
+		{
+			Name:            "superuser lists users with e-mails",
+			Method:          http.MethodGet,
+			URL:             "/api/collections/users/records",
+			Headers:         auth("superuser"),
+			ExpectedStatus:  200,
+			ExpectedContent: []string{`"totalItems":4`, emails[alice], emails[bob], emails[carol], emails[dave]},
+		},
+		{
+			Name:               "carol filters users by alice's e-mail and finds nothing",
+			Method:             http.MethodGet,
+			URL:                "/api/collections/users/records?filter=" + url.QueryEscape(`email="`+emails[alice]+`"`),
+			Headers:            auth(carol),
+			ExpectedStatus:     200,
+			ExpectedContent:    []string{`"totalItems":0`},
+			NotExpectedContent: usersHiddenEmails(carol),
+		},
+		{
+			Name:               "carol filters users by an e-mail prefix and finds nothing",
+			Method:             http.MethodGet,
+			URL:                "/api/collections/users/records?filter=" + url.QueryEscape(`email~"alice%"`),
+			Headers:            auth(carol),
+			ExpectedStatus:     200,
+			ExpectedContent:    []string{`"totalItems":0`},
+			NotExpectedContent: usersHiddenEmails(carol),
+		},
+		{
+			Name:            "superuser filters users by alice's e-mail and finds her",
+			Method:          http.MethodGet,
+			URL:             "/api/collections/users/records?filter=" + url.QueryEscape(`email="`+emails[alice]+`"`),
+			Headers:         auth("superuser"),
+			ExpectedStatus:  200,
+			ExpectedContent: []string{`"totalItems":1`, `"id":"` + alice + `"`},
+		},
+
+		// view
+		{
+			Name:               "guest views alice",
+			Method:             http.MethodGet,
+			URL:                "/api/collections/users/records/" + alice,
+			ExpectedStatus:     404,
+			ExpectedContent:    []string{`"status":404`},
+			NotExpectedContent: append(usersHiddenEmails(""), `"name":"Alice"`),
+		},
+		{
+			Name:               "bob views alice without her e-mail",
+			Method:             http.MethodGet,
+			URL:                "/api/collections/users/records/" + alice,
+			Headers:            auth(bob),
+			ExpectedStatus:     200,
+			ExpectedContent:    []string{`"id":"` + alice + `"`, `"name":"Alice"`, `"avatar":""`},
+			NotExpectedContent: usersHiddenEmails(bob),
+		},
+		{
+			Name:            "alice views herself with her e-mail",
+			Method:          http.MethodGet,
+			URL:             "/api/collections/users/records/" + alice,
+			Headers:         auth(alice),
+			ExpectedStatus:  200,
+			ExpectedContent: []string{`"email":"` + emails[alice] + `"`},
+		},
+		{
+			Name:            "superuser views alice with her e-mail",
+			Method:          http.MethodGet,
+			URL:             "/api/collections/users/records/" + alice,
+			Headers:         auth("superuser"),
+			ExpectedStatus:  200,
+			ExpectedContent: []string{`"email":"` + emails[alice] + `"`},
+		},
+
+		// create (sign-up)
+		{
+			Name:   "guest signs up with e-mail and password",
+			Method: http.MethodPost,
+			URL:    "/api/collections/users/records",
+			Body: strings.NewReader(`{"email":"zoe@example.com","password":"password123",` +
+				`"passwordConfirm":"password123","name":"  Zoe  "}`),
+			ExpectedStatus:     200,
+			ExpectedContent:    []string{`"name":"Zoe"`, `"verified":false`},
+			NotExpectedContent: usersHiddenEmails(""),
+			AfterTestFunc: func(tb testing.TB, app *tests.TestApp, _ *http.Response) {
+				zoe, err := app.FindAuthRecordByEmail("users", "zoe@example.com")
+				if err != nil {
+					tb.Fatalf("FindAuthRecordByEmail(%q) error = %v; want the new user", "zoe@example.com", err)
+				}
+				if !zoe.ValidatePassword("password123") {
+					tb.Errorf("ValidatePassword(%q) = false; want true", "password123")
+				}
+			},
+		},
+		{
+			Name:   "guest signs up with a name over 50 characters",
+			Method: http.MethodPost,
+			URL:    "/api/collections/users/records",
+			Body: strings.NewReader(`{"email":"zoe@example.com","password":"password123",` +
+				`"passwordConfirm":"password123","name":"` + long + `"}`),
+			ExpectedStatus:  400,
+			ExpectedContent: []string{`"name":{"code"`},
+		},
+
+		// update
+		{
+			Name:            "guest renames alice",
+			Method:          http.MethodPatch,
+			URL:             "/api/collections/users/records/" + alice,
+			Body:            strings.NewReader(`{"name":"Mallory"}`),
+			ExpectedStatus:  404,
+			ExpectedContent: []string{`"status":404`},
+		},
+		{
+			Name:               "bob renames alice",
+			Method:             http.MethodPatch,
+			URL:                "/api/collections/users/records/" + alice,
+			Body:               strings.NewReader(`{"name":"Mallory"}`),
+			Headers:            auth(bob),
+			ExpectedStatus:     404,
+			ExpectedContent:    []string{`"status":404`},
+			NotExpectedContent: usersHiddenEmails(bob),
+			AfterTestFunc: func(tb testing.TB, app *tests.TestApp, _ *http.Response) {
+				usersNameIs(tb, app, alice, "Alice")
+			},
+		},
+		{
+			Name:            "alice renames herself with surrounding spaces",
+			Method:          http.MethodPatch,
+			URL:             "/api/collections/users/records/" + alice,
+			Body:            strings.NewReader(`{"name":"  Zed  "}`),
+			Headers:         auth(alice),
+			ExpectedStatus:  200,
+			ExpectedContent: []string{`"name":"Zed"`},
+			AfterTestFunc: func(tb testing.TB, app *tests.TestApp, _ *http.Response) {
+				usersNameIs(tb, app, alice, "Zed")
+			},
+		},
+		{
+			Name:            "alice renames herself with 50 characters",
+			Method:          http.MethodPatch,
+			URL:             "/api/collections/users/records/" + alice,
+			Body:            strings.NewReader(`{"name":"` + long[:50] + `"}`),
+			Headers:         auth(alice),
+			ExpectedStatus:  200,
+			ExpectedContent: []string{`"name":"` + long[:50] + `"`},
+		},
+		{
+			Name:            "alice renames herself with 51 characters",
+			Method:          http.MethodPatch,
+			URL:             "/api/collections/users/records/" + alice,
+			Body:            strings.NewReader(`{"name":"` + long + `"}`),
+			Headers:         auth(alice),
+			ExpectedStatus:  400,
+			ExpectedContent: []string{`"name":{"code"`},
+			AfterTestFunc: func(tb testing.TB, app *tests.TestApp, _ *http.Response) {
+				usersNameIs(tb, app, alice, "Alice")
+			},
+		},
+		{
+			Name:            "superuser renames alice",
+			Method:          http.MethodPatch,
+			URL:             "/api/collections/users/records/" + alice,
+			Body:            strings.NewReader(`{"name":"Alicia"}`),
+			Headers:         auth("superuser"),
+			ExpectedStatus:  200,
+			ExpectedContent: []string{`"name":"Alicia"`},
+		},
+
+		// delete
+		{
+			Name:            "guest deletes alice",
+			Method:          http.MethodDelete,
+			URL:             "/api/collections/users/records/" + alice,
+			ExpectedStatus:  404,
+			ExpectedContent: []string{`"status":404`},
+			AfterTestFunc: func(tb testing.TB, app *tests.TestApp, _ *http.Response) {
+				usersRecordExists(tb, app, "users", alice, true)
+			},
+		},
+		{
+			Name:            "bob deletes alice",
+			Method:          http.MethodDelete,
+			URL:             "/api/collections/users/records/" + alice,
+			Headers:         auth(bob),
+			ExpectedStatus:  404,
+			ExpectedContent: []string{`"status":404`},
+			AfterTestFunc: func(tb testing.TB, app *tests.TestApp, _ *http.Response) {
+				usersRecordExists(tb, app, "users", alice, true)
+			},
+		},
+		{
+			Name:           "alice deletes herself",
+			Method:         http.MethodDelete,
+			URL:            "/api/collections/users/records/" + alice,
+			Headers:        auth(alice),
+			ExpectedStatus: 204,
+			AfterTestFunc: func(tb testing.TB, app *tests.TestApp, _ *http.Response) {
+				usersRecordExists(tb, app, "users", alice, false)
+			},
+		},
+		{
+			Name:           "superuser deletes alice",
+			Method:         http.MethodDelete,
+			URL:            "/api/collections/users/records/" + alice,
+			Headers:        auth("superuser"),
+			ExpectedStatus: 204,
+			AfterTestFunc: func(tb testing.TB, app *tests.TestApp, _ *http.Response) {
+				usersRecordExists(tb, app, "users", alice, false)
+			},
+		},
+	}
+
+	for _, s := range scenarios {
+		s.TestAppFactory = newTestApp
+		s.Test(t)
+	}
+}
+
+// usersNameIs fails the test unless the stored name of user id is want.
+func usersNameIs(tb testing.TB, app core.App, id, want string) {
+	tb.Helper()
+	user, err := app.FindRecordById("users", id)
+	if err != nil {
+		tb.Fatalf("FindRecordById(%q, %q) error = %v", "users", id, err)
+	}
+	if got := user.GetString("name"); got != want {
+		tb.Errorf("user %q name = %q; want %q", id, got, want)
+	}
+}
+
+// TestUsersEmailsHiddenThroughOtherCollections checks that e-mails stay
+// hidden when users are reached through expand and filter on other
+// collections.
+func TestUsersEmailsHiddenThroughOtherCollections(t *testing.T) {
+	scenarios := []tests.ApiScenario{
+		{
+			Name:               "guest lists posts expanding author",
+			Method:             http.MethodGet,
+			URL:                "/api/collections/posts/records?expand=author",
+			ExpectedStatus:     200,
+			ExpectedContent:    []string{`"totalItems":2`},
+			NotExpectedContent: append(usersHiddenEmails(""), `"name":"Alice"`, `"name":"Carol"`),
+		},
+		{
+			Name:               "bob lists posts expanding author",
+			Method:             http.MethodGet,
+			URL:                "/api/collections/posts/records?expand=author",
+			Headers:            auth(bob),
+			ExpectedStatus:     200,
+			ExpectedContent:    []string{`"totalItems":2`, `"name":"Alice"`, `"name":"Carol"`},
+			NotExpectedContent: usersHiddenEmails(bob),
+		},
+		{
+			Name:               "bob views the bike expanding author",
+			Method:             http.MethodGet,
+			URL:                "/api/collections/posts/records/" + postBike + "?expand=author",
+			Headers:            auth(bob),
+			ExpectedStatus:     200,
+			ExpectedContent:    []string{`"name":"Alice"`},
+			NotExpectedContent: usersHiddenEmails(bob),
+		},
+		{
+			Name:               "bob asks for the author's e-mail through fields",
+			Method:             http.MethodGet,
+			URL:                "/api/collections/posts/records?expand=author&fields=id,expand.author.email,expand.author.name",
+			Headers:            auth(bob),
+			ExpectedStatus:     200,
+			ExpectedContent:    []string{`"name":"Alice"`},
+			NotExpectedContent: usersHiddenEmails(bob),
+		},
+		{
+			Name:               "bob lists rooms expanding participants",
+			Method:             http.MethodGet,
+			URL:                "/api/collections/rooms/records?expand=participants,post.author",
+			Headers:            auth(bob),
+			ExpectedStatus:     200,
+			ExpectedContent:    []string{`"totalItems":2`, `"name":"Alice"`, `"name":"Dave"`},
+			NotExpectedContent: usersHiddenEmails(bob),
+		},
+		{
+			Name:               "bob lists messages expanding sender and room participants",
+			Method:             http.MethodGet,
+			URL:                "/api/collections/messages/records?expand=sender,room.participants",
+			Headers:            auth(bob),
+			ExpectedStatus:     200,
+			ExpectedContent:    []string{`"totalItems":3`, `"name":"Alice"`, `"name":"Dave"`},
+			NotExpectedContent: usersHiddenEmails(bob),
+		},
+		{
+			Name:               "carol filters posts by the author's e-mail and finds nothing",
+			Method:             http.MethodGet,
+			URL:                "/api/collections/posts/records?filter=" + url.QueryEscape(`author.email="`+emails[alice]+`"`),
+			Headers:            auth(carol),
+			ExpectedStatus:     200,
+			ExpectedContent:    []string{`"totalItems":0`},
+			NotExpectedContent: usersHiddenEmails(carol),
+		},
+		{
+			Name:            "superuser filters posts by the author's e-mail and finds the bike",
+			Method:          http.MethodGet,
+			URL:             "/api/collections/posts/records?filter=" + url.QueryEscape(`author.email="`+emails[alice]+`"`),
+			Headers:         auth("superuser"),
+			ExpectedStatus:  200,
+			ExpectedContent: []string{`"totalItems":1`, `"id":"` + postBike + `"`},
+		},
+	}
+
+	for _, s := range scenarios {
+		s.TestAppFactory = newTestApp
+		s.Test(t)
+	}
+}
+
+// usersServer serves app's API the way tests.ApiScenario does (a router
+// from apis.NewRouter with the app's OnServe hooks run), so that a test can
+// send several requests to one app, e.g. to reach the rate limiter.
+func usersServer(tb testing.TB, app *tests.TestApp) http.Handler {
+	tb.Helper()
+	router, err := apis.NewRouter(app)
+	if err != nil {
+		tb.Fatalf("apis.NewRouter() error = %v", err)
+	}
+	var mux http.Handler
+	serveEvent := &core.ServeEvent{App: app, Router: router}
+	err = app.OnServe().Trigger(serveEvent, func(e *core.ServeEvent) error {
+		m, err := e.Router.BuildMux()
+		mux = m
+		return err
+	})
+	if err != nil {
+		tb.Fatalf("OnServe().Trigger() error = %v", err)
+	}
+	return mux
+}
+
+// usersRequest sends one JSON request to h from the client address ip and
+// returns the recorded answer.
+func usersRequest(h http.Handler, ip, method, target, body string) *httptest.ResponseRecorder {
+	var reader io.Reader
+	if body != "" {
+		reader = strings.NewReader(body)
+	}
+	req := httptest.NewRequest(method, target, reader)
+	req.RemoteAddr = ip + ":40000"
+	req.Header.Set("Content-Type", "application/json")
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	return rec
+}
+
+// TestUsersSignUpThenSignIn checks that registration is open and needs no
+// e-mail verification: a new account signs in with its password at once.
+func TestUsersSignUpThenSignIn(t *testing.T) {
+	h := usersServer(t, newTestApp(t))
+
+	signUp := usersRequest(h, "192.0.2.10", http.MethodPost, "/api/collections/users/records",
+		`{"email":"zoe@example.com","password":"password123","passwordConfirm":"password123"}`)
+	if signUp.Code != http.StatusOK {
+		t.Fatalf("sign up: status = %d; want %d\n%s", signUp.Code, http.StatusOK, signUp.Body)
+	}
+
+	signIn := usersRequest(h, "192.0.2.10", http.MethodPost, "/api/collections/users/auth-with-password",
+		`{"identity":"zoe@example.com","password":"password123"}`)
+	if signIn.Code != http.StatusOK {
+		t.Fatalf("sign in: status = %d; want %d\n%s", signIn.Code, http.StatusOK, signIn.Body)
+	}
+	for _, want := range []string{`"token":"`, `"verified":false`, `"email":"zoe@example.com"`} {
+		if !strings.Contains(signIn.Body.String(), want) {
+			t.Errorf("sign in body = %s; want it to contain %s", signIn.Body, want)
+		}
+	}
+}
+
+// TestUsersRateLimits checks the limits the settings migration turns on, per
+// client address: password sign-in (brute force, "*:auth") and sign-up
+// ("users:create") allow 10 requests a minute; the 11th gets 429, while
+// another address is unaffected.
+func TestUsersRateLimits(t *testing.T) {
+	const limit = 10
+	cases := []struct {
+		name   string
+		target string
+		// body of the i-th request from one address.
+		body func(i int) string
+		// status of the requests within the limit.
+		allowed int
+	}{
+		{
+			name:    "wrong-password sign-in",
+			target:  "/api/collections/users/auth-with-password",
+			body:    func(int) string { return `{"identity":"` + emails[alice] + `","password":"wrong-guess"}` },
+			allowed: http.StatusBadRequest,
+		},
+		{
+			name:   "sign-up",
+			target: "/api/collections/users/records",
+			body: func(i int) string {
+				return fmt.Sprintf(`{"email":"spam%d@example.com","password":"password123","passwordConfirm":"password123"}`, i)
+			},
+			allowed: http.StatusOK,
+		},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			h := usersServer(t, newTestApp(t))
+			const attacker, neighbour = "192.0.2.66", "192.0.2.77"
+
+			for i := 1; i <= limit; i++ {
+				if got := usersRequest(h, attacker, http.MethodPost, c.target, c.body(i)); got.Code != c.allowed {
+					t.Fatalf("request %d: status = %d; want %d\n%s", i, got.Code, c.allowed, got.Body)
+				}
+			}
+			got := usersRequest(h, attacker, http.MethodPost, c.target, c.body(limit+1))
+			if got.Code != http.StatusTooManyRequests {
+				t.Errorf("request %d: status = %d; want %d\n%s", limit+1, got.Code, http.StatusTooManyRequests, got.Body)
+			}
+			if got := usersRequest(h, neighbour, http.MethodPost, c.target, c.body(limit+2)); got.Code != c.allowed {
+				t.Errorf("request from another address: status = %d; want %d\n%s", got.Code, c.allowed, got.Body)
+			}
+		})
+	}
+
+	t.Run("right password after the limit", func(t *testing.T) {
+		h := usersServer(t, newTestApp(t))
+		const attacker = "192.0.2.66"
+		for i := 1; i <= limit; i++ {
+			usersRequest(h, attacker, http.MethodPost, "/api/collections/users/auth-with-password",
+				`{"identity":"`+emails[alice]+`","password":"wrong-guess"}`)
+		}
+		got := usersRequest(h, attacker, http.MethodPost, "/api/collections/users/auth-with-password",
+			`{"identity":"`+emails[alice]+`","password":"`+password+`"}`)
+		if got.Code != http.StatusTooManyRequests {
+			t.Errorf("sign in with the right password: status = %d; want %d\n%s", got.Code, http.StatusTooManyRequests, got.Body)
+		}
+	})
+}
