@@ -37,8 +37,15 @@ func main() {
 	app.RootCmd.PersistentFlags().BoolVar(&automigrate, "automigrate", false,
 		"write a Go migration into ./migrations for every collection change made in the dashboard (for development with go run)")
 
+	var realtimeMode string
+	app.RootCmd.PersistentFlags().StringVar(&realtimeMode, "realtime", "fast",
+		`"fast": deliver messages, rooms and posts events through the per-room fan-out; "plain": PocketBase's built-in broadcast (for benchmarks)`)
+
 	if err := app.RootCmd.ParseFlags(os.Args[1:]); err != nil {
 		log.Fatal(err)
+	}
+	if realtimeMode != "fast" && realtimeMode != "plain" {
+		log.Fatalf("--realtime must be fast or plain, not %q", realtimeMode)
 	}
 
 	// "migrate create" and "migrate collections" write Go migrations into
@@ -49,7 +56,7 @@ func main() {
 		TemplateLang: migratecmd.TemplateLangGo,
 	})
 
-	hooks.MustRegister(app)
+	hooks.MustRegister(app, hooks.Config{PlainRealtime: realtimeMode == "plain"})
 
 	public, err := publicFS(publicDir)
 	if err != nil {

@@ -12,11 +12,12 @@
 //	flood.go     per-user flood control (429)
 //	reads.go     read state: "unread" on every room, POST /api/rooms/{id}/read
 //	chat.go      POST /api/posts/{id}/chat, the atomic find-or-create
+//	realtime.go  per-room realtime fan-out, connection and subscription caps
 //
 // Example usage:
 //
 //	app := pocketbase.New()
-//	hooks.MustRegister(app)
+//	hooks.MustRegister(app, hooks.Config{})
 //	app.Start()
 package hooks
 
@@ -54,22 +55,45 @@ const (
 	AttachmentPreview = "📷"
 )
 
+// Config tunes what Register binds. The zero value is the production set-up.
+type Config struct {
+	// PlainRealtime leaves every record event to PocketBase's built-in
+	// broadcast, which visits every connected client, instead of the
+	// per-room fan-out (realtime.go). It exists to measure the two side by
+	// side (cmd/loadgen).
+	PlainRealtime bool
+
+	// MaxConnectionsPerUser caps the realtime connections of one signed-in
+	// user; 0 means DefaultMaxConnectionsPerUser.
+	MaxConnectionsPerUser int
+
+	// MaxConnectionsPerAddress caps the realtime connections from one
+	// client address while the rate limiter is on (addresses it excludes
+	// are exempt); 0 means DefaultMaxConnectionsPerAddress.
+	MaxConnectionsPerAddress int
+
+	// MaxSubscriptionsPerConnection caps the topics of one realtime
+	// connection; 0 means DefaultMaxSubscriptionsPerConnection.
+	MaxSubscriptionsPerConnection int
+}
+
 // Register binds every hook and route of the chat onto app. It takes the
 // core.App interface so that tests bind the very same hooks onto a
 // tests.TestApp.
-func Register(app core.App) error {
+func Register(app core.App, config Config) error {
 	registerUsers(app)
 	registerPosts(app)
 	registerRooms(app)
 	registerMessages(app, newFloodGuard(FloodMaxMessages, FloodWindow))
 	registerReads(app)
 	registerChat(app)
+	registerRealtime(app, config)
 	return nil
 }
 
 // MustRegister is Register that panics on error, for main.
-func MustRegister(app core.App) {
-	if err := Register(app); err != nil {
+func MustRegister(app core.App, config Config) {
+	if err := Register(app, config); err != nil {
 		panic(err)
 	}
 }

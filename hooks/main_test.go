@@ -80,11 +80,17 @@ func TestMain(m *testing.M) {
 // project's hooks bound, removed when the test ends.
 func newTestApp(tb testing.TB) *tests.TestApp {
 	tb.Helper()
+	return newTestAppWithConfig(tb, hooks.Config{})
+}
+
+// newTestAppWithConfig is newTestApp with the hooks registered with config.
+func newTestAppWithConfig(tb testing.TB, config hooks.Config) *tests.TestApp {
+	tb.Helper()
 	app, err := tests.NewTestApp(templateDir)
 	if err != nil {
 		tb.Fatalf("new test app: %v", err)
 	}
-	if err := hooks.Register(app); err != nil {
+	if err := hooks.Register(app, config); err != nil {
 		tb.Fatalf("register hooks: %v", err)
 	}
 	tb.Cleanup(app.Cleanup)
@@ -111,7 +117,7 @@ func buildTemplate() (string, error) {
 	if err != nil {
 		return "", err
 	}
-	if err := hooks.Register(app); err != nil {
+	if err := hooks.Register(app, hooks.Config{}); err != nil {
 		return "", err
 	}
 	if err := seed(app); err != nil {

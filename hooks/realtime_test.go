@@ -49,8 +49,12 @@ type realtimeServer struct {
 // bound, BuildMux), but on a real loopback listener so SSE streams work.
 func newRealtimeServer(tb testing.TB) *realtimeServer {
 	tb.Helper()
-	app := newTestApp(tb)
+	return serveRealtime(tb, newTestApp(tb))
+}
 
+// serveRealtime serves app on a loopback listener like newRealtimeServer.
+func serveRealtime(tb testing.TB, app *tests.TestApp) *realtimeServer {
+	tb.Helper()
 	router, err := apis.NewRouter(app)
 	if err != nil {
 		tb.Fatalf("apis.NewRouter() = %v; want nil", err)
@@ -159,12 +163,18 @@ type realtimeClient struct {
 // topics are given, subscribes to them. The stream closes when the test ends.
 func (s *realtimeServer) connect(tb testing.TB, userID string, topics ...string) *realtimeClient {
 	tb.Helper()
+	return s.connectCtx(tb, context.Background(), userID, topics...)
+}
+
+// connectCtx is connect with a stream that also closes when parent is done.
+func (s *realtimeServer) connectCtx(tb testing.TB, parent context.Context, userID string, topics ...string) *realtimeClient {
+	tb.Helper()
 	who := userID
 	if who == "" {
 		who = "guest"
 	}
 
-	ctx, cancel := context.WithCancel(context.Background())
+	ctx, cancel := context.WithCancel(parent)
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, s.srv.URL+"/api/realtime", nil)
 	if err != nil {
 		cancel()

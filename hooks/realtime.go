@@ -1,0 +1,656 @@
+package hooks
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"net/http"
+	"net/url"
+	"regexp"
+	"runtime"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/pocketbase/dbx"
+	"github.com/pocketbase/pocketbase/apis"
+	"github.com/pocketbase/pocketbase/core"
+	"github.com/pocketbase/pocketbase/tools/hook"
+	"github.com/pocketbase/pocketbase/tools/picker"
+	"github.com/pocketbase/pocketbase/tools/search"
+	"github.com/pocketbase/pocketbase/tools/subscriptions"
+	"github.com/pocketbase/pocketbase/tools/types"
+)
+
+// Realtime fan-out.
+//
+// PocketBase's built-in broadcast visits every connected client for every
+// record event and runs SQL access checks for each subscriber, inside the
+// writer's request. For messages, rooms and posts this file replaces it
+// with a fan-out whose cost grows with the people who may see the event:
+//
+//   - every realtime connection is a liveClient, installed in
+//     OnRealtimeConnectRequest; its own Set/Subscribe methods keep an index
+//     from signed-in user to connections and from collection to the
+//     connections subscribed to it;
+//   - a create or update of a message or room reaches only the
+//     connections of the room's participants (and of superusers); a post
+//     reaches only connections subscribed to posts;
+//   - the event is queued and delivered by workers, so the sender's
+//     request does not wait; events of one room go through one worker, so
+//     they arrive in order;
+//   - delivery never blocks: a connection whose buffer is full is cut off,
+//     and every SSE write has a deadline.
+//
+// The clients keep subscribing with the JS SDK's standard forms
+// (messages/* with a room filter, rooms/*, posts/*); the access rules are
+// those of the migrations. The fast path serves a collection only while its
+// list and view rules are the ones it was written for (fastPathRules); if
+// an admin changes them in the dashboard, that collection's events go back
+// to PocketBase's broadcast, which evaluates whatever rule is set.
+// Deletes always use PocketBase's broadcast: they are rare (superusers,
+// the last participant leaving).
+
+// Realtime limits, defined once. Config may override the caps.
+const (
+	// DefaultMaxConnectionsPerUser caps one signed-in user's realtime
+	// connections (tabs and devices).
+	DefaultMaxConnectionsPerUser = 20
+
+	// DefaultMaxConnectionsPerAddress caps the realtime connections from
+	// one client address while the rate limiter is on.
+	DefaultMaxConnectionsPerAddress = 500
+
+	// DefaultMaxSubscriptionsPerConnection caps the topics of one connection.
+	DefaultMaxSubscriptionsPerConnection = 50
+
+	// RealtimeWriteTimeout bounds one SSE write: a client that stops
+	// reading is cut off after it.
+	RealtimeWriteTimeout = 10 * time.Second
+
+	// clientBufferSize is how many events may wait for one connection;
+	// a connection that falls this far behind is cut off as stalled.
+	clientBufferSize = 256
+
+	// fanoutQueueSize is how many events may wait for each worker before
+	// writers wait for the fan-out to catch up.
+	fanoutQueueSize = 4096
+)
+
+// fastPathRules are the list/view rules the fan-out knows how to enforce
+// by construction: a participant of the record's room, or anyone.
+var fastPathRules = map[string]string{
+	messagesCollection: "room.participants.id ?= @request.auth.id",
+	roomsCollection:    "participants.id ?= @request.auth.id",
+	postsCollection:    "",
+}
+
+// fanout indexes the live connections and delivers record events to them.
+type fanout struct {
+	app core.App
+	cfg Config
+
+	mu           sync.RWMutex
+	byUser       map[string]map[*liveClient]struct{} // users record id -> connections signed in as it
+	superusers   map[*liveClient]struct{}
+	byCollection map[string]map[*liveClient]struct{} // collection name -> connections with a topic of it
+	byAddress    map[string]int
+
+	workers []chan fanoutEvent
+	done    chan struct{}
+}
+
+type fanoutEvent struct {
+	action string
+	record *core.Record
+}
+
+func registerRealtime(app core.App, cfg Config) *fanout {
+	f := &fanout{
+		app:          app,
+		cfg:          cfg,
+		byUser:       map[string]map[*liveClient]struct{}{},
+		superusers:   map[*liveClient]struct{}{},
+		byCollection: map[string]map[*liveClient]struct{}{},
+		byAddress:    map[string]int{},
+		done:         make(chan struct{}),
+	}
+
+	app.OnRealtimeConnectRequest().BindFunc(f.onConnect)
+	app.OnRealtimeSubscribeRequest().BindFunc(f.onSubscribe)
+	app.OnRealtimeMessageSend().BindFunc(func(e *core.RealtimeMessageEvent) error {
+		// realtimeConnect clears the server's write deadline for the
+		// stream; set one per event so a stalled reader cannot hold the
+		// connection's goroutine forever.
+		err := http.NewResponseController(e.Response).SetWriteDeadline(time.Now().Add(RealtimeWriteTimeout))
+		if err != nil && !errors.Is(err, http.ErrNotSupported) {
+			return err
+		}
+		return e.Next()
+	})
+
+	if cfg.PlainRealtime {
+		return f
+	}
+
+	n := max(2, runtime.GOMAXPROCS(0))
+	for range n {
+		queue := make(chan fanoutEvent, fanoutQueueSize)
+		f.workers = append(f.workers, queue)
+		go f.work(queue)
+	}
+	app.OnTerminate().BindFunc(func(e *core.TerminateEvent) error {
+		f.stop()
+		return e.Next()
+	})
+
+	for name := range fastPathRules {
+		// Bound last in the record chain on purpose: returning without
+		// e.Next() ends the chain before core's record proxy calls the
+		// model chain, and with it PocketBase's broadcast for this event
+		// (see POCKETBASE_NOTES.md). TestFanoutReplacesBuiltinBroadcast
+		// shows what still runs.
+		app.OnRecordAfterCreateSuccess(name).Bind(&hook.Handler[*core.RecordEvent]{
+			Id:       "marketchatFanoutCreate",
+			Priority: 1 << 20,
+			Func:     func(e *core.RecordEvent) error { return f.intercept("create", e) },
+		})
+		app.OnRecordAfterUpdateSuccess(name).Bind(&hook.Handler[*core.RecordEvent]{
+			Id:       "marketchatFanoutUpdate",
+			Priority: 1 << 20,
+			Func:     func(e *core.RecordEvent) error { return f.intercept("update", e) },
+		})
+	}
+	return f
+}
+
+func (f *fanout) stop() {
+	select {
+	case <-f.done:
+	default:
+		close(f.done)
+	}
+}
+
+// intercept queues the event for the fan-out instead of passing it on to
+// PocketBase's broadcast, as long as the collection's rules are the ones
+// the fan-out enforces.
+func (f *fanout) intercept(action string, e *core.RecordEvent) error {
+	collection := e.Record.Collection()
+	if !hasFastPathRules(collection) {
+		return e.Next()
+	}
+	ev := fanoutEvent{action: action, record: e.Record.Fresh()}
+	queue := f.workers[shard(routeKey(ev.record), len(f.workers))]
+	select {
+	case queue <- ev:
+	case <-f.done:
+	}
+	return nil
+}
+
+func hasFastPathRules(c *core.Collection) bool {
+	rule, ok := fastPathRules[c.Name]
+	return ok && c.ListRule != nil && *c.ListRule == rule && c.ViewRule != nil && *c.ViewRule == rule
+}
+
+// routeKey keeps a room's messages and the room's own events on one worker.
+func routeKey(r *core.Record) string {
+	if r.Collection().Name == messagesCollection {
+		return r.GetString("room")
+	}
+	return r.Id
+}
+
+func shard(key string, n int) int {
+	h := fnv.New32a()
+	h.Write([]byte(key))
+	return int(h.Sum32() % uint32(n))
+}
+
+func (f *fanout) work(queue chan fanoutEvent) {
+	for {
+		select {
+		case <-f.done:
+			return
+		case ev := <-queue:
+			if err := f.deliver(ev); err != nil {
+				f.app.Logger().Warn("realtime fan-out failed", "collection", ev.record.Collection().Name, "id", ev.record.Id, "error", err)
+			}
+		}
+	}
+}
+
+// deliver sends ev to every connection that may see it and subscribed to it.
+func (f *fanout) deliver(ev fanoutEvent) error {
+	collection := ev.record.Collection()
+
+	var members []string // who may see the record; nil means anyone
+	switch collection.Name {
+	case messagesCollection:
+		var raw string
+		err := f.app.DB().Select("participants").From(roomsCollection).
+			Where(dbx.HashExp{"id": ev.record.GetString("room")}).Row(&raw)
+		if err != nil {
+			return fmt.Errorf("participants of room %q: %w", ev.record.GetString("room"), err)
+		}
+		var list types.JSONArray[string]
+		if err := list.Scan(raw); err != nil {
+			return fmt.Errorf("participants of room %q: %w", ev.record.GetString("room"), err)
+		}
+		members = list
+	case roomsCollection:
+		members = ev.record.GetStringSlice("participants")
+	}
+
+	topics := []string{
+		collection.Name + "/" + ev.record.Id + "?", collection.Id + "/" + ev.record.Id + "?",
+		collection.Name + "/*?", collection.Id + "/*?",
+		collection.Name + "?", collection.Id + "?", // PocketBase's deprecated forms
+	}
+
+	encoded := map[string][]byte{} // same viewer and options, same bytes
+	for _, c := range f.candidates(collection.Name, members) {
+		auth := c.auth()
+		if members != nil && !isSuperuser(auth) && (auth == nil || !slices.Contains(members, auth.Id)) {
+			continue // signed out or changed since it was indexed
+		}
+		for topic, options := range c.Subscriptions(topics...) {
+			if !f.matchesFilter(ev.record, auth, options) {
+				continue
+			}
+			key := viewerKey(auth) + "\x00" + options.Query["expand"] + "\x00" + options.Query["fields"]
+			data, ok := encoded[key]
+			if !ok {
+				var err error
+				if data, err = f.encode(ev, auth, options); err != nil {
+					f.app.Logger().Debug("realtime encode failed", "topic", topic, "error", err)
+					continue
+				}
+				encoded[key] = data
+			}
+			c.Send(subscriptions.Message{Name: topic, Data: data})
+		}
+	}
+	return nil
+}
+
+// candidates returns the connections of members (and of superusers), or,
+// when members is nil, every connection subscribed to the collection.
+func (f *fanout) candidates(collection string, members []string) []*liveClient {
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+
+	var out []*liveClient
+	if members == nil {
+		for c := range f.byCollection[collection] {
+			out = append(out, c)
+		}
+		return out
+	}
+	for _, id := range members {
+		for c := range f.byUser[id] {
+			out = append(out, c)
+		}
+	}
+	for c := range f.superusers {
+		out = append(out, c)
+	}
+	return out
+}
+
+// roomFilter is the filter the JS SDK's room subscription sends,
+// room = "ID", which the fan-out answers without SQL.
+var roomFilter = regexp.MustCompile(`^\s*room\s*=\s*(?:"([a-z0-9]+)"|'([a-z0-9]+)')\s*$`)
+
+// superuserOnlyFilterFields may appear in a client filter only for
+// superusers, as in PocketBase's own API.
+var superuserOnlyFilterFields = []string{"@collection.", "@request."}
+
+// matchesFilter reports whether record passes the subscription's filter,
+// evaluated the way PocketBase's broadcast does: as a query on the record.
+func (f *fanout) matchesFilter(record *core.Record, auth *core.Record, options subscriptions.SubscriptionOptions) bool {
+	filter := options.Query[search.FilterQueryParam]
+	if filter == "" {
+		return true
+	}
+	if !isSuperuser(auth) {
+		for _, field := range superuserOnlyFilterFields {
+			if strings.Contains(filter, field) || strings.Contains(options.Query[search.SortQueryParam], field) {
+				return false
+			}
+		}
+	}
+	if record.Collection().Name == messagesCollection {
+		if m := roomFilter.FindStringSubmatch(filter); m != nil {
+			return record.GetString("room") == m[1]+m[2]
+		}
+	}
+
+	info := &core.RequestInfo{
+		Context: core.RequestInfoContextRealtime,
+		Method:  http.MethodGet,
+		Query:   options.Query,
+		Headers: options.Headers,
+		Auth:    auth,
+	}
+	collection := record.Collection()
+	q := f.app.ConcurrentDB().Select("(1)").From(collection.Name).
+		AndWhere(dbx.HashExp{collection.Name + ".id": record.Id})
+	resolver := core.NewRecordFieldResolver(f.app, collection, info, false)
+	expr, err := search.FilterData(filter).BuildExpr(resolver)
+	if err != nil {
+		return false
+	}
+	q.AndWhere(expr)
+	if err := resolver.UpdateQuery(q); err != nil {
+		return false
+	}
+	var exists int
+	return q.Limit(1).Row(&exists) == nil && exists > 0
+}
+
+// encode renders the event as the records API would render the record for
+// this viewer: enrich hooks ("unread"), expand under the related
+// collections' rules, hidden e-mails, then "fields".
+func (f *fanout) encode(ev fanoutEvent, auth *core.Record, options subscriptions.SubscriptionOptions) ([]byte, error) {
+	record := ev.record.Fresh()
+	if isSuperuser(auth) {
+		record.Unhide(record.Collection().Fields.FieldNames()...)
+	}
+
+	query := url.Values{}
+	for k, v := range options.Query {
+		query.Set(k, v)
+	}
+	header := http.Header{}
+	for k, v := range options.Headers {
+		header.Set(k, v)
+	}
+	re := &core.RequestEvent{App: f.app, Auth: auth}
+	re.Request = &http.Request{Method: http.MethodGet, URL: &url.URL{Path: "/api/realtime", RawQuery: query.Encode()}, Header: header}
+	re.Set(core.RequestEventKeyInfoContext, core.RequestInfoContextRealtime)
+	if err := apis.EnrichRecord(re, record); err != nil {
+		return nil, err
+	}
+
+	var out any = record
+	if fields := options.Query["fields"]; fields != "" {
+		picked, err := picker.Pick(record, fields)
+		if err != nil {
+			return nil, err
+		}
+		out = picked
+	}
+	return json.Marshal(struct {
+		Action string `json:"action"`
+		Record any    `json:"record"`
+	}{ev.action, out})
+}
+
+func isSuperuser(auth *core.Record) bool {
+	return auth != nil && auth.IsSuperuser()
+}
+
+func viewerKey(auth *core.Record) string {
+	if auth == nil {
+		return ""
+	}
+	return auth.Collection().Id + "/" + auth.Id
+}
+
+// onConnect installs a liveClient for the new connection, after checking
+// the per-address cap.
+func (f *fanout) onConnect(e *core.RealtimeConnectRequestEvent) error {
+	address := e.RealIP()
+	capped := f.addressCapped(address)
+
+	f.mu.Lock()
+	if capped && f.byAddress[address] >= f.maxPerAddress() {
+		f.mu.Unlock()
+		return e.TooManyRequestsError(
+			fmt.Sprintf("Too many realtime connections from this address (at most %d).", f.maxPerAddress()), nil)
+	}
+	f.byAddress[address]++
+	f.mu.Unlock()
+
+	client := newLiveClient(f, address)
+	client.Set(apis.RealtimeClientIPKey, address) // checked by PocketBase on subscribe
+	e.Client = client
+	err := e.Next() // returns when the connection ends
+	client.Discard() // already done by the broker unless a hook failed first
+	return err
+}
+
+// onSubscribe checks the per-connection subscription cap and the
+// per-user connection cap before PocketBase applies the subscriptions.
+func (f *fanout) onSubscribe(e *core.RealtimeSubscribeRequestEvent) error {
+	if limit := f.maxSubscriptions(); len(e.Subscriptions) > limit {
+		return e.BadRequestError(fmt.Sprintf("Too many subscriptions on one connection (at most %d).", limit), nil)
+	}
+	if e.Auth != nil && !e.Auth.IsSuperuser() {
+		if client, ok := e.Client.(*liveClient); ok {
+			f.mu.RLock()
+			others := len(f.byUser[e.Auth.Id])
+			if _, counted := f.byUser[e.Auth.Id][client]; counted {
+				others--
+			}
+			f.mu.RUnlock()
+			if limit := f.maxPerUser(); others >= limit {
+				return e.TooManyRequestsError(fmt.Sprintf("Too many realtime connections for this account (at most %d).", limit), nil)
+			}
+		}
+	}
+	return e.Next()
+}
+
+func (f *fanout) addressCapped(address string) bool {
+	limits := f.app.Settings().RateLimits
+	return limits.Enabled && !slices.Contains(limits.ExcludedIPs, address)
+}
+
+func (f *fanout) maxPerAddress() int {
+	return orDefault(f.cfg.MaxConnectionsPerAddress, DefaultMaxConnectionsPerAddress)
+}
+
+func (f *fanout) maxPerUser() int {
+	return orDefault(f.cfg.MaxConnectionsPerUser, DefaultMaxConnectionsPerUser)
+}
+
+func (f *fanout) maxSubscriptions() int {
+	return orDefault(f.cfg.MaxSubscriptionsPerConnection, DefaultMaxSubscriptionsPerConnection)
+}
+
+// orDefault returns v, or def when v is not set.
+func orDefault(v, def int) int {
+	if v > 0 {
+		return v
+	}
+	return def
+}
+
+// index updates c's entries after its auth or subscriptions changed.
+func (f *fanout) index(c *liveClient, oldAuth, newAuth *core.Record, oldCollections, newCollections []string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+
+	if oldAuth != newAuth {
+		f.unindexAuth(c, oldAuth)
+		switch {
+		case newAuth == nil:
+		case newAuth.IsSuperuser():
+			f.superusers[c] = struct{}{}
+		case newAuth.Collection().Name == usersCollection:
+			set := f.byUser[newAuth.Id]
+			if set == nil {
+				set = map[*liveClient]struct{}{}
+				f.byUser[newAuth.Id] = set
+			}
+			set[c] = struct{}{}
+		}
+	}
+	for _, name := range oldCollections {
+		if !slices.Contains(newCollections, name) {
+			delete(f.byCollection[name], c)
+		}
+	}
+	for _, name := range newCollections {
+		set := f.byCollection[name]
+		if set == nil {
+			set = map[*liveClient]struct{}{}
+			f.byCollection[name] = set
+		}
+		set[c] = struct{}{}
+	}
+}
+
+// unindexAuth removes c from the auth indexes. Called with mu held.
+func (f *fanout) unindexAuth(c *liveClient, auth *core.Record) {
+	if auth == nil {
+		return
+	}
+	if auth.IsSuperuser() {
+		delete(f.superusers, c)
+		return
+	}
+	if set := f.byUser[auth.Id]; set != nil {
+		delete(set, c)
+		if len(set) == 0 {
+			delete(f.byUser, auth.Id)
+		}
+	}
+}
+
+// forget removes c from every index when its connection ends.
+func (f *fanout) forget(c *liveClient, auth *core.Record, collections []string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.unindexAuth(c, auth)
+	for _, name := range collections {
+		delete(f.byCollection[name], c)
+	}
+	if f.byAddress[c.address]--; f.byAddress[c.address] <= 0 {
+		delete(f.byAddress, c.address)
+	}
+}
+
+// liveClient is a realtime connection: PocketBase's DefaultClient for the
+// subscriptions and store, with a buffered channel whose Send never
+// blocks, and index upkeep in the methods that change auth or topics.
+type liveClient struct {
+	*subscriptions.DefaultClient
+	fan     *fanout
+	address string
+
+	mu          sync.Mutex
+	ch          chan subscriptions.Message
+	discarded   bool
+	authRec     *core.Record
+	collections []string // names of the indexed collections among its topics
+}
+
+var _ subscriptions.Client = (*liveClient)(nil)
+
+func newLiveClient(f *fanout, address string) *liveClient {
+	return &liveClient{
+		DefaultClient: subscriptions.NewDefaultClient(),
+		fan:           f,
+		address:       address,
+		ch:            make(chan subscriptions.Message, clientBufferSize),
+	}
+}
+
+func (c *liveClient) Channel() chan subscriptions.Message { return c.ch }
+
+// Send queues m without blocking. A connection whose buffer is full has
+// stopped reading: it is discarded, which ends its stream.
+func (c *liveClient) Send(m subscriptions.Message) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.discarded {
+		return
+	}
+	select {
+	case c.ch <- m:
+	default:
+		c.discardLocked()
+	}
+}
+
+func (c *liveClient) Discard() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.discardLocked()
+}
+
+func (c *liveClient) discardLocked() {
+	if c.discarded {
+		return
+	}
+	c.discarded = true
+	close(c.ch)
+	c.fan.forget(c, c.authRec, c.collections)
+	c.authRec, c.collections = nil, nil
+}
+
+func (c *liveClient) IsDiscarded() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.discarded
+}
+
+func (c *liveClient) auth() *core.Record {
+	rec, _ := c.Get(apis.RealtimeClientAuthKey).(*core.Record)
+	return rec
+}
+
+func (c *liveClient) Set(key string, value any) {
+	c.DefaultClient.Set(key, value)
+	if key == apis.RealtimeClientAuthKey {
+		c.reindex()
+	}
+}
+
+func (c *liveClient) Unset(key string) {
+	c.DefaultClient.Unset(key)
+	if key == apis.RealtimeClientAuthKey {
+		c.reindex()
+	}
+}
+
+func (c *liveClient) Subscribe(subs ...string) {
+	c.DefaultClient.Subscribe(subs...)
+	c.reindex()
+}
+
+func (c *liveClient) Unsubscribe(subs ...string) {
+	c.DefaultClient.Unsubscribe(subs...)
+	c.reindex()
+}
+
+// reindex brings the fan-out's indexes in line with c's current auth and
+// topics.
+func (c *liveClient) reindex() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.discarded {
+		return
+	}
+	auth := c.auth()
+	var collections []string
+	for topic := range c.DefaultClient.Subscriptions() {
+		name, _, _ := strings.Cut(topic, "/")
+		name, _, _ = strings.Cut(name, "?")
+		collection, err := c.fan.app.FindCachedCollectionByNameOrId(name) // topics may name the collection by id
+		if err != nil {
+			continue
+		}
+		if _, ok := fastPathRules[collection.Name]; ok && !slices.Contains(collections, collection.Name) {
+			collections = append(collections, collection.Name)
+		}
+	}
+	c.fan.index(c, c.authRec, auth, c.collections, collections)
+	c.authRec, c.collections = auth, collections
+}
