@@ -419,7 +419,7 @@ func (f *fanout) onConnect(e *core.RealtimeConnectRequestEvent) error {
 	client := newLiveClient(f, address)
 	client.Set(apis.RealtimeClientIPKey, address) // checked by PocketBase on subscribe
 	e.Client = client
-	err := e.Next() // returns when the connection ends
+	err := e.Next()  // returns when the connection ends
 	client.Discard() // already done by the broker unless a hook failed first
 	return err
 }
