@@ -8,10 +8,12 @@ package main
 
 import (
 	"embed"
+	"fmt"
 	"io/fs"
 	"log"
 	"net/http"
 	"os"
+	"runtime/pprof"
 
 	"github.com/pocketbase/pocketbase"
 	"github.com/pocketbase/pocketbase/apis"
@@ -41,8 +43,22 @@ func main() {
 	app.RootCmd.PersistentFlags().StringVar(&realtimeMode, "realtime", "fast",
 		`"fast": deliver messages, rooms and posts events through the per-room fan-out; "plain": PocketBase's built-in broadcast (for benchmarks)`)
 
+	var cpuProfile string
+	app.RootCmd.PersistentFlags().StringVar(&cpuProfile, "cpuprofile", "",
+		"write a Go CPU profile of the whole run to this file (stops on SIGINT/SIGTERM; for benchmarks)")
+
 	if err := app.RootCmd.ParseFlags(os.Args[1:]); err != nil {
 		log.Fatal(err)
+	}
+	if cpuProfile != "" {
+		stop, err := startCPUProfile(cpuProfile)
+		if err != nil {
+			log.Fatal(err)
+		}
+		app.OnTerminate().BindFunc(func(e *core.TerminateEvent) error {
+			stop()
+			return e.Next()
+		})
 	}
 	if realtimeMode != "fast" && realtimeMode != "plain" {
 		log.Fatalf("--realtime must be fast or plain, not %q", realtimeMode)
@@ -93,6 +109,24 @@ func appPageHeaders(e *core.RequestEvent) error {
 	h.Set("Referrer-Policy", "same-origin")
 	h.Set("X-Frame-Options", "DENY")
 	return e.Next()
+}
+
+// startCPUProfile starts a CPU profile into path and returns its stop.
+func startCPUProfile(path string) (func(), error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, fmt.Errorf("create cpu profile: %w", err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("start cpu profile: %w", err)
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		if err := f.Close(); err != nil {
+			log.Printf("close cpu profile: %v", err)
+		}
+	}, nil
 }
 
 // publicFS is the web app: dir when given, else the embedded copy.
