@@ -24,6 +24,7 @@ package hooks
 import (
 	"errors"
 	"strings"
+	"time"
 
 	validation "github.com/pocketbase/ozzo-validation/v4"
 	"github.com/pocketbase/pocketbase/core"
@@ -75,6 +76,10 @@ type Config struct {
 	// MaxSubscriptionsPerConnection caps the topics of one realtime
 	// connection; 0 means DefaultMaxSubscriptionsPerConnection.
 	MaxSubscriptionsPerConnection int
+
+	// RealtimeWriteTimeout bounds one SSE write, after which a client that
+	// stopped reading is cut off; 0 means DefaultRealtimeWriteTimeout.
+	RealtimeWriteTimeout time.Duration
 }
 
 // Register binds every hook and route of the chat onto app. It takes the

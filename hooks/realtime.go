@@ -66,9 +66,9 @@ const (
 	// DefaultMaxSubscriptionsPerConnection caps the topics of one connection.
 	DefaultMaxSubscriptionsPerConnection = 50
 
-	// RealtimeWriteTimeout bounds one SSE write: a client that stops
-	// reading is cut off after it.
-	RealtimeWriteTimeout = 10 * time.Second
+	// DefaultRealtimeWriteTimeout bounds one SSE write: a client that
+	// stops reading is cut off after it.
+	DefaultRealtimeWriteTimeout = 10 * time.Second
 
 	// clientBufferSize is how many events may wait for one connection;
 	// a connection that falls this far behind is cut off as stalled.
@@ -124,7 +124,7 @@ func registerRealtime(app core.App, cfg Config) *fanout {
 		// realtimeConnect clears the server's write deadline for the
 		// stream; set one per event so a stalled reader cannot hold the
 		// connection's goroutine forever.
-		err := http.NewResponseController(e.Response).SetWriteDeadline(time.Now().Add(RealtimeWriteTimeout))
+		err := http.NewResponseController(e.Response).SetWriteDeadline(time.Now().Add(f.writeTimeout()))
 		if err != nil && !errors.Is(err, http.ErrNotSupported) {
 			return err
 		}
@@ -153,12 +153,12 @@ func registerRealtime(app core.App, cfg Config) *fanout {
 		// (see POCKETBASE_NOTES.md). TestFanoutReplacesBuiltinBroadcast
 		// shows what still runs.
 		app.OnRecordAfterCreateSuccess(name).Bind(&hook.Handler[*core.RecordEvent]{
-			Id:       "marketchatFanoutCreate",
+			Id:       "marketchatFanoutCreate_" + name,
 			Priority: 1 << 20,
 			Func:     func(e *core.RecordEvent) error { return f.intercept("create", e) },
 		})
 		app.OnRecordAfterUpdateSuccess(name).Bind(&hook.Handler[*core.RecordEvent]{
-			Id:       "marketchatFanoutUpdate",
+			Id:       "marketchatFanoutUpdate_" + name,
 			Priority: 1 << 20,
 			Func:     func(e *core.RecordEvent) error { return f.intercept("update", e) },
 		})
@@ -196,12 +196,16 @@ func hasFastPathRules(c *core.Collection) bool {
 	return ok && c.ListRule != nil && *c.ListRule == rule && c.ViewRule != nil && *c.ViewRule == rule
 }
 
-// routeKey keeps a room's messages and the room's own events on one worker.
+// routeKey picks the worker: a room's messages and the room's own events
+// share one, so they arrive in order; all posts share one, so the feed does.
 func routeKey(r *core.Record) string {
-	if r.Collection().Name == messagesCollection {
+	switch r.Collection().Name {
+	case messagesCollection:
 		return r.GetString("room")
+	case roomsCollection:
+		return r.Id
 	}
-	return r.Id
+	return r.Collection().Name
 }
 
 func shard(key string, n int) int {
@@ -457,6 +461,13 @@ func (f *fanout) maxPerAddress() int {
 
 func (f *fanout) maxPerUser() int {
 	return orDefault(f.cfg.MaxConnectionsPerUser, DefaultMaxConnectionsPerUser)
+}
+
+func (f *fanout) writeTimeout() time.Duration {
+	if f.cfg.RealtimeWriteTimeout > 0 {
+		return f.cfg.RealtimeWriteTimeout
+	}
+	return DefaultRealtimeWriteTimeout
 }
 
 func (f *fanout) maxSubscriptions() int {

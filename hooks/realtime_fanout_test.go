@@ -1,13 +1,21 @@
 package hooks_test
 
 import (
+	"bufio"
 	"context"
+	"encoding/json"
+	"errors"
 	"fmt"
+	"net"
 	"net/http"
+	"runtime"
 	"strings"
+	"sync"
+	"syscall"
 	"testing"
 	"time"
 
+	"github.com/pocketbase/pocketbase/core"
 	"github.com/pocketbase/pocketbase/tools/types"
 
 	"github.com/marketchat/marketchat/hooks"
@@ -204,4 +212,182 @@ func (s *realtimeServer) openStream(tb testing.TB) (int, []byte) {
 	buf := make([]byte, 4096)
 	n, _ := resp.Body.Read(buf)
 	return resp.StatusCode, buf[:n]
+}
+
+// TestRealtimeStalledReaderIsCutOff: a client that stops reading its stream
+// is cut off within the write deadline, the server's goroutines and heap
+// return to their baseline within deadline + 5 s, and another client gets
+// every event meanwhile.
+func TestRealtimeStalledReaderIsCutOff(t *testing.T) {
+	const writeTimeout = time.Second
+	app := newTestAppWithConfig(t, hooks.Config{RealtimeWriteTimeout: writeTimeout})
+	s := serveRealtime(t, app)
+
+	bobStream := s.connect(t, bob, "posts/*")
+	baseGoroutines, baseHeap := settledRuntime()
+
+	// The stalled client: a raw connection that subscribes, then never reads.
+	// A small receive buffer makes the server's writes back up sooner.
+	stalled := dialStalled(t, s)
+	s.mustRequest(t, http.MethodPost, "/api/realtime", carol, map[string]any{
+		"clientId": stalled.clientID, "subscriptions": []string{"posts/*"},
+	}, http.StatusNoContent)
+
+	// 5 KB events until the stalled stream's buffers are full many times over.
+	const posts = 1500
+	body := strings.Repeat("x", 5000)
+	collection, err := app.FindCollectionByNameOrId("posts")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Bob reads as he should (each batch before the next); the stalled
+	// client falls further behind with every batch.
+	const batch = 50
+	for start := 0; start < posts; start += batch {
+		for i := start; i < start+batch; i++ {
+			rec := core.NewRecord(collection)
+			rec.Set("title", fmt.Sprintf("post %d", i))
+			rec.Set("body", body)
+			rec.Set("author", alice)
+			if err := app.Save(rec); err != nil {
+				t.Fatalf("save post %d: %v", i, err)
+			}
+		}
+		for i := start; i < start+batch; i++ {
+			ev := bobStream.expectEvent(t, "posts/*", realtimeEventTimeout)
+			if want := fmt.Sprintf("post %d", i); ev.Record["title"] != want {
+				t.Fatalf("bob's event %d: title %q; want %q", i, ev.Record["title"], want)
+			}
+		}
+	}
+
+	deadline := time.Now().Add(writeTimeout + 5*time.Second)
+	for {
+		goroutines, heap := settledRuntime()
+		clients := app.SubscriptionsBroker().TotalClients()
+		if clients == 1 && goroutines <= baseGoroutines && heap <= baseHeap+8<<20 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%v after the stall: %d realtime clients (want 1), %d goroutines (baseline %d), heap %d KB (baseline %d KB)",
+				writeTimeout+5*time.Second, clients, goroutines, baseGoroutines, heap>>10, baseHeap>>10)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// settledRuntime returns the goroutine count and live heap after a GC.
+func settledRuntime() (int, uint64) {
+	runtime.GC()
+	var m runtime.MemStats
+	runtime.ReadMemStats(&m)
+	return runtime.NumGoroutine(), m.HeapAlloc
+}
+
+type stalledStream struct {
+	conn     net.Conn
+	clientID string
+}
+
+// dialStalled opens GET /api/realtime on a raw TCP connection with a 4 KB
+// receive buffer, reads up to PB_CONNECT and then leaves the stream unread.
+func dialStalled(tb testing.TB, s *realtimeServer) *stalledStream {
+	tb.Helper()
+	dialer := net.Dialer{Timeout: realtimeEventTimeout, Control: func(_, _ string, raw syscall.RawConn) error {
+		var sockErr error
+		err := raw.Control(func(fd uintptr) {
+			sockErr = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 4096)
+		})
+		return errors.Join(err, sockErr)
+	}}
+	conn, err := dialer.Dial("tcp", strings.TrimPrefix(s.srv.URL, "http://"))
+	if err != nil {
+		tb.Fatalf("dial: %v", err)
+	}
+	tb.Cleanup(func() { conn.Close() })
+	if _, err := fmt.Fprintf(conn, "GET /api/realtime HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: text/event-stream\r\n\r\n"); err != nil {
+		tb.Fatal(err)
+	}
+	conn.SetReadDeadline(time.Now().Add(realtimeEventTimeout))
+	reader := bufio.NewReader(conn)
+	for {
+		line, err := reader.ReadString('\n')
+		if err != nil {
+			tb.Fatalf("read the stalled stream's PB_CONNECT: %v", err)
+		}
+		if rest, ok := strings.CutPrefix(line, "data:"); ok && strings.Contains(rest, "clientId") {
+			var hello struct {
+				ClientID string `json:"clientId"`
+			}
+			if err := json.Unmarshal([]byte(strings.TrimSpace(rest)), &hello); err != nil {
+				tb.Fatalf("PB_CONNECT %q: %v", rest, err)
+			}
+			return &stalledStream{conn: conn, clientID: hello.ClientID}
+		}
+	}
+}
+
+// TestFanoutReplacesBuiltinBroadcast: for messages, rooms and posts the
+// fan-out ends the after-success chain, so PocketBase's broadcast (bound on
+// the model chain after core's record proxy) never sees those events, while
+// record after-success hooks bound before it still run. Other collections
+// keep the whole chain.
+func TestFanoutReplacesBuiltinBroadcast(t *testing.T) {
+	app := newTestApp(t)
+	recordHooks := map[string]int{}
+	modelChain := map[string]int{}
+	var mu sync.Mutex
+	count := func(m map[string]int, name string) {
+		mu.Lock()
+		defer mu.Unlock()
+		m[name]++
+	}
+	app.OnRecordAfterCreateSuccess().BindFunc(func(e *core.RecordEvent) error {
+		count(recordHooks, e.Record.Collection().Name)
+		return e.Next()
+	})
+	app.OnRecordAfterUpdateSuccess().BindFunc(func(e *core.RecordEvent) error {
+		count(recordHooks, e.Record.Collection().Name)
+		return e.Next()
+	})
+	// Priority 0 runs after the broadcast's -99: what reaches it reached the broadcast.
+	app.OnModelAfterCreateSuccess().BindFunc(func(e *core.ModelEvent) error {
+		count(modelChain, e.Model.TableName())
+		return e.Next()
+	})
+	app.OnModelAfterUpdateSuccess().BindFunc(func(e *core.ModelEvent) error {
+		count(modelChain, e.Model.TableName())
+		return e.Next()
+	})
+
+	if err := saveRecord(app, "posts", "postnewfanout01", map[string]any{"title": "Chair", "author": alice}); err != nil {
+		t.Fatal(err)
+	}
+	if err := saveRecord(app, "messages", "msgnewfanout001", map[string]any{"room": roomBike, "sender": bob, "text": "hi"}); err != nil {
+		t.Fatal(err)
+	}
+	user, err := app.FindRecordById("users", carol)
+	if err != nil {
+		t.Fatal(err)
+	}
+	user.Set("name", "Carol K")
+	if err := app.Save(user); err != nil {
+		t.Fatal(err)
+	}
+
+	mu.Lock()
+	defer mu.Unlock()
+	for _, name := range []string{"posts", "messages", "rooms", "users"} {
+		if recordHooks[name] != 1 {
+			t.Errorf("record after-success hooks ran %d times for %s; want 1", recordHooks[name], name)
+		}
+	}
+	for _, name := range []string{"posts", "messages", "rooms"} {
+		if modelChain[name] != 0 {
+			t.Errorf("model chain after the broadcast ran %d times for %s; want 0 (fan-out only)", modelChain[name], name)
+		}
+	}
+	if modelChain["users"] != 1 {
+		t.Errorf("model chain after the broadcast ran %d times for users; want 1 (PocketBase's broadcast)", modelChain["users"])
+	}
 }
