@@ -1273,3 +1273,33 @@ func roomsCheckDeleted(roomID string) func(testing.TB, *tests.TestApp, *http.Res
 		}
 	}
 }
+
+// TestRoomsFilterByParticipant backs the README's advice: "participants ~"
+// finds your rooms with a given user, where "participants.id ?=" cannot
+// (it shares the access rule's join).
+func TestRoomsFilterByParticipant(t *testing.T) {
+	scenarios := []tests.ApiScenario{
+		{
+			Name:            "bob finds his rooms with dave",
+			Method:          http.MethodGet,
+			URL:             "/api/collections/rooms/records?filter=" + url.QueryEscape(`participants ~ "`+dave+`"`),
+			Headers:         auth(bob),
+			TestAppFactory:  newTestApp,
+			ExpectedStatus:  http.StatusOK,
+			ExpectedContent: []string{`"totalItems":1`, `"id":"` + roomGroup + `"`},
+		},
+		{
+			Name:               "carol finds nothing with the same filter",
+			Method:             http.MethodGet,
+			URL:                "/api/collections/rooms/records?filter=" + url.QueryEscape(`participants ~ "`+dave+`"`),
+			Headers:            auth(carol),
+			TestAppFactory:     newTestApp,
+			ExpectedStatus:     http.StatusOK,
+			ExpectedContent:    []string{`"totalItems":0`},
+			NotExpectedContent: []string{roomGroup},
+		},
+	}
+	for _, s := range scenarios {
+		s.Test(t)
+	}
+}
