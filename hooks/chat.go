@@ -9,6 +9,7 @@ import (
 	"github.com/pocketbase/dbx"
 	"github.com/pocketbase/pocketbase/apis"
 	"github.com/pocketbase/pocketbase/core"
+	"github.com/pocketbase/pocketbase/tools/router"
 )
 
 // registerChat adds POST /api/posts/{id}/chat, the chat button.
@@ -31,6 +32,16 @@ func registerChat(app core.App) {
 func openChat(e *core.RequestEvent) error {
 	postID := e.Request.PathValue("id")
 	buyerID := e.Auth.Id
+
+	// The answer is enriched from the request (expand, fields), which
+	// reads the body: refuse an unreadable one before creating anything.
+	if _, err := e.RequestInfo(); err != nil {
+		var apiErr *router.ApiError
+		if errors.As(err, &apiErr) {
+			return apiErr // e.g. 413 for an oversized body
+		}
+		return e.BadRequestError("Failed to read the submitted data.", err)
+	}
 
 	var room *core.Record
 	var created bool

@@ -13,6 +13,7 @@
 //	reads.go     read state: "unread" on every room, POST /api/rooms/{id}/read
 //	chat.go      POST /api/posts/{id}/chat, the atomic find-or-create
 //	realtime.go  per-room realtime fan-out, connection and subscription caps
+//	queryguard.go  filters and sorts that could learn about hidden rows
 //
 // Example usage:
 //
@@ -23,8 +24,10 @@ package hooks
 
 import (
 	"errors"
+	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	validation "github.com/pocketbase/ozzo-validation/v4"
 	"github.com/pocketbase/pocketbase/core"
@@ -93,6 +96,8 @@ func Register(app core.App, config Config) error {
 	registerReads(app)
 	registerChat(app)
 	registerRealtime(app, config)
+	registerQueryGuard(app)
+	registerStorageErrors(app)
 	return nil
 }
 
@@ -114,6 +119,49 @@ func trimFields(record *core.Record, fields ...string) {
 			}
 		}
 	}
+}
+
+// checkText answers the first of record's fields whose value is not valid
+// UTF-8 (JSON bodies are checked by the decoder; form bodies are not).
+func checkText(record *core.Record, fields ...string) error {
+	for _, name := range fields {
+		if v, ok := record.GetRaw(name).(string); ok && !utf8.ValidString(v) {
+			return fieldError(name, "validation_invalid_utf8", "Must be valid UTF-8 text.")
+		}
+	}
+	return nil
+}
+
+// checkBodyKinds answers 400 naming the first field of the request body
+// sent with the wrong kind of value: numbers must be JSON numbers or
+// numeric strings (forms send strings), texts must be strings. PocketBase
+// would otherwise store "abc" as 0 and an object as "".
+func checkBodyKinds(e *core.RecordRequestEvent, numbers, texts []string) error {
+	// The request info's body already holds PocketBase's cast values
+	// ("abc" is 0 there): read the raw body again (it is rereadable).
+	body := map[string]any{}
+	if err := e.BindBody(&body); err != nil {
+		return e.BadRequestError("Failed to read the submitted data.", err)
+	}
+	for _, name := range numbers {
+		switch v := body[name].(type) {
+		case nil, float64, int, int64:
+		case string:
+			if _, err := strconv.ParseFloat(strings.TrimSpace(v), 64); err != nil && strings.TrimSpace(v) != "" {
+				return e.BadRequestError("Failed to read the submitted data.", fieldError(name, "validation_invalid_number", "Must be a number."))
+			}
+		default:
+			return e.BadRequestError("Failed to read the submitted data.", fieldError(name, "validation_invalid_number", "Must be a number."))
+		}
+	}
+	for _, name := range texts {
+		switch body[name].(type) {
+		case nil, string:
+		default:
+			return e.BadRequestError("Failed to read the submitted data.", fieldError(name, "validation_invalid_text", "Must be text."))
+		}
+	}
+	return nil
 }
 
 // fieldError is a 400-style validation error naming one field, rendered by

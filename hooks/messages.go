@@ -16,6 +16,9 @@ import (
 // anyone else is a 400 naming "sender", and flood control answers 429.
 func registerMessages(app core.App, flood *floodGuard) {
 	app.OnRecordValidate(messagesCollection).BindFunc(func(e *core.RecordEvent) error {
+		if err := checkText(e.Record, "text"); err != nil {
+			return err
+		}
 		trimFields(e.Record, "text")
 		if e.Record.IsNew() {
 			if e.Record.GetString("text") == "" && !hasAttachments(e.Record) {
@@ -30,6 +33,9 @@ func registerMessages(app core.App, flood *floodGuard) {
 	})
 
 	app.OnRecordCreateRequest(messagesCollection).BindFunc(func(e *core.RecordRequestEvent) error {
+		if err := checkBodyKinds(e, nil, []string{"text"}); err != nil {
+			return err
+		}
 		if e.HasSuperuserAuth() {
 			return e.Next()
 		}

@@ -7,6 +7,12 @@ import (
 // defaultPostStatus is a new post's status when none is given.
 const defaultPostStatus = "selling"
 
+// The kinds of value a post's body fields must have.
+var (
+	postNumbers = []string{"price"}
+	postTexts   = []string{"title", "body"}
+)
+
 // registerPosts binds the posts invariants.
 //
 // For every save: title and body are trimmed before validation (so a
@@ -15,6 +21,9 @@ const defaultPostStatus = "selling"
 // naming anyone else, or changing it later, is a 400 naming "author".
 func registerPosts(app core.App) {
 	app.OnRecordValidate(postsCollection).BindFunc(func(e *core.RecordEvent) error {
+		if err := checkText(e.Record, "title", "body"); err != nil {
+			return err
+		}
 		trimFields(e.Record, "title", "body")
 		if e.Record.IsNew() && e.Record.GetString("status") == "" {
 			e.Record.Set("status", defaultPostStatus)
@@ -23,6 +32,9 @@ func registerPosts(app core.App) {
 	})
 
 	app.OnRecordCreateRequest(postsCollection).BindFunc(func(e *core.RecordRequestEvent) error {
+		if err := checkBodyKinds(e, postNumbers, postTexts); err != nil {
+			return err
+		}
 		if e.HasSuperuserAuth() {
 			return e.Next()
 		}
@@ -38,6 +50,9 @@ func registerPosts(app core.App) {
 	})
 
 	app.OnRecordUpdateRequest(postsCollection).BindFunc(func(e *core.RecordRequestEvent) error {
+		if err := checkBodyKinds(e, postNumbers, postTexts); err != nil {
+			return err
+		}
 		if e.HasSuperuserAuth() {
 			return e.Next()
 		}

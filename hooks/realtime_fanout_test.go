@@ -391,3 +391,25 @@ func TestFanoutReplacesBuiltinBroadcast(t *testing.T) {
 		t.Errorf("model chain after the broadcast ran %d times for users; want 1 (PocketBase's broadcast)", modelChain["users"])
 	}
 }
+
+// TestRealtimeQueryGuard: subscription options may not filter through a
+// hidden back-relation or sort by e-mail either (the records API refuses
+// the same, see TestAccessMatrix).
+func TestRealtimeQueryGuard(t *testing.T) {
+	s := newRealtimeServer(t)
+	c := s.connect(t, carol)
+	for _, query := range []map[string]string{
+		{"filter": `rooms_via_post.id != ""`},
+		{"sort": "-author.email"},
+	} {
+		status, body := s.request(t, http.MethodPost, "/api/realtime", carol, map[string]any{
+			"clientId": c.id, "subscriptions": []string{withOptions("posts/*", query)},
+		})
+		if status != http.StatusBadRequest || !strings.Contains(string(body), "not allowed") {
+			t.Errorf("subscribe posts/* with %v: %d %s; want 400 not allowed", query, status, body)
+		}
+	}
+	s.mustRequest(t, http.MethodPost, "/api/realtime", carol, map[string]any{
+		"clientId": c.id, "subscriptions": []string{withOptions("posts/*", map[string]string{"filter": `status = "selling"`})},
+	}, http.StatusNoContent)
+}

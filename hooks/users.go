@@ -5,6 +5,7 @@ import (
 	"unicode"
 
 	"github.com/pocketbase/pocketbase/core"
+	"github.com/pocketbase/pocketbase/tools/hook"
 	"golang.org/x/text/unicode/norm"
 )
 
@@ -13,6 +14,9 @@ import (
 // cannot disguise itself or reorder the text around it.
 func registerUsers(app core.App) {
 	app.OnRecordValidate(usersCollection).BindFunc(func(e *core.RecordEvent) error {
+		if err := checkText(e.Record, "name"); err != nil {
+			return err
+		}
 		if name, ok := e.Record.GetRaw("name").(string); ok {
 			if clean := normalizeName(name); clean != name {
 				e.Record.Set("name", clean)
@@ -20,6 +24,18 @@ func registerUsers(app core.App) {
 		}
 		return e.Next()
 	})
+
+	// A name sent as an object or a list would be stored as "".
+	for _, h := range []*hook.TaggedHook[*core.RecordRequestEvent]{
+		app.OnRecordCreateRequest(usersCollection), app.OnRecordUpdateRequest(usersCollection),
+	} {
+		h.BindFunc(func(e *core.RecordRequestEvent) error {
+			if err := checkBodyKinds(e, nil, []string{"name"}); err != nil {
+				return err
+			}
+			return e.Next()
+		})
+	}
 }
 
 // normalizeName returns name in NFC with control characters and bidi
