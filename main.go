@@ -13,13 +13,16 @@ import (
 	"log"
 	"net/http"
 	"os"
+	"path/filepath"
 	"runtime/pprof"
 
+	"github.com/pocketbase/dbx"
 	"github.com/pocketbase/pocketbase"
 	"github.com/pocketbase/pocketbase/apis"
 	"github.com/pocketbase/pocketbase/core"
 	"github.com/pocketbase/pocketbase/plugins/migratecmd"
 	"github.com/pocketbase/pocketbase/tools/hook"
+	"github.com/pocketbase/pocketbase/tools/osutils"
 
 	"github.com/marketchat/marketchat/hooks"
 	_ "github.com/marketchat/marketchat/migrations"
@@ -29,7 +32,18 @@ import (
 var embedded embed.FS
 
 func main() {
-	app := pocketbase.New()
+	// DBConnect runs at bootstrap, after the flags below are parsed, so it
+	// sees the --synchronous given on the command line.
+	var synchronous string
+	app := pocketbase.NewWithConfig(pocketbase.Config{
+		DefaultDev: osutils.IsProbablyGoRun(), // as pocketbase.New
+		DBConnect: func(dbPath string) (*dbx.DB, error) {
+			return dbConnect(dbPath, synchronous)
+		},
+	})
+
+	app.RootCmd.PersistentFlags().StringVar(&synchronous, "synchronous", synchronousNormal,
+		`SQLite "synchronous" of pb_data/data.db: "normal" (PocketBase's default; a power loss may lose the last commits before it, never corrupts) or "full" (an fsync per commit: commits survive a power loss; slower writes)`)
 
 	var publicDir string
 	app.RootCmd.PersistentFlags().StringVar(&publicDir, "publicDir", "",
@@ -62,6 +76,9 @@ func main() {
 	}
 	if realtimeMode != "fast" && realtimeMode != "plain" {
 		log.Fatalf("--realtime must be fast or plain, not %q", realtimeMode)
+	}
+	if synchronous != synchronousNormal && synchronous != synchronousFull {
+		log.Fatalf("--synchronous must be %s or %s, not %q", synchronousNormal, synchronousFull, synchronous)
 	}
 
 	// "migrate create" and "migrate collections" write Go migrations into
@@ -127,6 +144,37 @@ func startCPUProfile(path string) (func(), error) {
 			log.Printf("close cpu profile: %v", err)
 		}
 	}, nil
+}
+
+// Values of --synchronous.
+const (
+	synchronousNormal = "normal"
+	synchronousFull   = "full"
+)
+
+// fullSyncPragmas are core.DefaultDBConnect's connection pragmas
+// (PocketBase v0.40.4, core/db_connect.go) with synchronous(FULL) in place
+// of synchronous(NORMAL). busy_timeout stays first: a connection must
+// block on busy before it sets WAL mode. TestDBConnect compares every
+// pragma with PocketBase's own, so an upgrade that changes them fails it.
+const fullSyncPragmas = "?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=journal_size_limit(200000000)" +
+	"&_pragma=synchronous(FULL)&_pragma=foreign_keys(ON)&_pragma=temp_store(MEMORY)&_pragma=cache_size(-32000)&_defensive=1"
+
+// dbConnect opens one of PocketBase's SQLite databases. With synchronous
+// "full", the main database (data.db) waits for an fsync of the WAL on
+// every commit, so a commit that was answered survives a power loss; with
+// "normal" (and for the logs database always) it is PocketBase's default:
+// WAL with synchronous=NORMAL, which survives a process crash but may lose
+// the last commits before a power loss, and is never corrupted by either.
+func dbConnect(dbPath, synchronous string) (*dbx.DB, error) {
+	if synchronous != synchronousFull || filepath.Base(dbPath) != "data.db" {
+		return core.DefaultDBConnect(dbPath)
+	}
+	db, err := dbx.Open("sqlite", dbPath+fullSyncPragmas)
+	if err != nil {
+		return nil, fmt.Errorf("open %s: %w", dbPath, err)
+	}
+	return db, nil
 }
 
 // publicFS is the web app: dir when given, else the embedded copy.

@@ -256,6 +256,12 @@ func TestBinaryServesContractOnEmptyDataDir(t *testing.T) {
 		}
 	}
 
+	// The stock "migrate" command is registered (PocketBase does not
+	// build it in): on an up-to-date data dir "migrate up" has nothing to do.
+	if out, err := exec.Command(binary(t), "migrate", "up", "--dir", s.DataDir).CombinedOutput(); err != nil || !strings.Contains(string(out), "No new migrations") {
+		t.Errorf("migrate up = %v\n%s; want success and \"No new migrations\"", err, out)
+	}
+
 	s.superuser(t, "admin@example.com", "password1234")
 	var su struct{ Token string }
 	if st := s.do(t, "POST", "/api/collections/_superusers/auth-with-password", "", map[string]any{

@@ -5,15 +5,16 @@
 //
 // Where things are:
 //
-//	users.go     display names are trimmed
-//	posts.go     author defaulting and spoof checks, title trimming, status default
-//	rooms.go     participant rules (invite, leave, 403, 204 on the last leave)
-//	messages.go  sender checks, text rules, the room's last_message
-//	flood.go     per-user flood control (429)
-//	reads.go     read state: "unread" on every room, POST /api/rooms/{id}/read
-//	chat.go      POST /api/posts/{id}/chat, the atomic find-or-create
-//	realtime.go  per-room realtime fan-out, connection and subscription caps
+//	users.go       display names are normalised
+//	posts.go       author defaulting and spoof checks, title trimming, status default
+//	rooms.go       participant rules (invite, leave, 403, 204 on the last leave)
+//	messages.go    sender checks, text rules, the room's last_message
+//	flood.go       per-user flood control (429)
+//	reads.go       read state: "unread" on every room, POST /api/rooms/{id}/read
+//	chat.go        POST /api/posts/{id}/chat, the atomic find-or-create
+//	realtime.go    per-room realtime fan-out, connection and subscription caps
 //	queryguard.go  filters and sorts that could learn about hidden rows
+//	storage.go     a write that finds no space answers 503 (retryable), not 400
 //
 // Example usage:
 //

@@ -1,0 +1,907 @@
+package main
+
+import (
+	"archive/zip"
+	"bytes"
+	"context"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/pocketbase/dbx"
+	"github.com/pocketbase/pocketbase/core"
+)
+
+// Crash durability, the --synchronous flag and backups under write load,
+// all on the shipped binary: signed-in users send messages with
+// client-made ids while the server is killed, restarted or backed up, and
+// the tests count what the clients were told against what is stored.
+
+const (
+	crashWriters        = 8 // concurrent writers, each a goroutine
+	crashUsersPerWriter = 2 // a writer takes turns between its users, so flood control rarely answers 429
+	crashRooms          = 4 // group rooms every user is in
+
+	// crashCyclesEnv sets the kill cycles of TestCrashDurability; the
+	// default keeps "go test ./..." short.
+	crashCyclesEnv     = "MARKETCHAT_KILL_CYCLES"
+	crashDefaultCycles = 10
+	// crashSeedEnv replays a run: every test logs the seed it used.
+	crashSeedEnv = "MARKETCHAT_KILL_SEED"
+
+	crashSuperuserEmail = "admin@example.com"
+	crashPassword       = "password1234"
+)
+
+// TestCrashDurability runs the binary with 8 writers and kills it with
+// SIGKILL at random moments, restarting it on the same data dir each time
+// (MARKETCHAT_KILL_CYCLES cycles, default 10). After every restart and at
+// the end: every message answered 200 is stored, no message is stored
+// twice (a retry after a crash reuses the message's client-made id), and
+// pb_data/data.db passes PRAGMA integrity_check.
+func TestCrashDurability(t *testing.T) {
+	cycles := crashDefaultCycles
+	if v := os.Getenv(crashCyclesEnv); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 {
+			t.Fatalf("%s=%q; want a positive number", crashCyclesEnv, v)
+		}
+		cycles = n
+	}
+	runCrashCycles(t, cycles)
+}
+
+// TestCrashDurabilitySynchronousFull is TestCrashDurability, shorter, with
+// serve --synchronous=full.
+func TestCrashDurabilitySynchronousFull(t *testing.T) {
+	runCrashCycles(t, 3, "--synchronous=full")
+}
+
+// runCrashCycles starts the binary with serveArgs, kills it cycles times
+// under write load and checks what is stored against what was answered.
+func runCrashCycles(t *testing.T, cycles int, serveArgs ...string) {
+	seed := crashSeed(t)
+	rng := rand.New(rand.NewPCG(seed, 0))
+
+	s := startServer(t, serveArgs...)
+	load := newCrashLoad(t, s, rng)
+
+	start := time.Now()
+	for cycle := 1; cycle <= cycles; cycle++ {
+		if cycle > 1 {
+			startAgain(t, s)
+			load.check(t, "after restart "+strconv.Itoa(cycle-1), load.listMessages(t, s))
+		}
+		// A moment anywhere from the first requests to a second and a half
+		// of steady writing.
+		wait := time.Duration(20+rng.IntN(1500)) * time.Millisecond
+		load.runWhile(t, s, func() {
+			time.Sleep(wait)
+			killServer(t, s)
+		})
+	}
+
+	// The last restart: every writer resends its unanswered message, so
+	// none is left in doubt; then one more kill, and the file itself.
+	startAgain(t, s)
+	load.resendPending(t, s)
+	load.check(t, "after the last restart", load.listMessages(t, s))
+	killServer(t, s)
+
+	messages, rooms := crashReadDataDB(t, s.DataDir)
+	report := load.check(t, "in data.db after the final kill", messages)
+	checkRoomPreviews(t, "data.db", rooms, messages)
+
+	t.Logf("serve %v, seed %d: kill cycles %d in %s; acknowledged writes %d; answers lost in a crash but found stored on retry %d; "+
+		"flood-control 429s retried %d; lost %d; duplicates %d; integrity_check ok",
+		serveArgs, seed, cycles, time.Since(start).Round(time.Millisecond), report.acked, report.found, load.tooMany, report.lost, report.duplicates)
+	if report.acked < cycles {
+		t.Errorf("acknowledged writes = %d; want at least one per cycle (%d): the writers did not get going", report.acked, cycles)
+	}
+}
+
+// TestSynchronousFlag starts the binary with --synchronous=full (it serves
+// and stores a message) and with an invalid value (it refuses to start and
+// says why). TestDBConnect checks that the setting reaches SQLite.
+func TestSynchronousFlag(t *testing.T) {
+	s := startServer(t, "--synchronous=full")
+	id, token := s.signUp(t, "full@example.com", "Full")
+	otherID, _ := s.signUp(t, "other@example.com", "Other")
+	var room struct{ ID string }
+	if st := s.do(t, "POST", "/api/collections/rooms/records", token, map[string]any{
+		"participants": []string{id, otherID},
+	}, &room); st != http.StatusOK {
+		t.Fatalf("create room with --synchronous=full: status %d; want 200", st)
+	}
+	if st := s.do(t, "POST", "/api/collections/messages/records", token, map[string]any{"room": room.ID, "text": "hi"}, nil); st != http.StatusOK {
+		t.Fatalf("send message with --synchronous=full: status %d; want 200", st)
+	}
+
+	for _, value := range []string{"FULL", "off", "extra", ""} {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		out, err := exec.CommandContext(ctx, binary(t), "serve", "--dev=false", "--dir", t.TempDir(),
+			"--http", freeAddr(t), "--synchronous="+value).CombinedOutput()
+		timedOut := ctx.Err() != nil
+		cancel()
+		want := fmt.Sprintf("--synchronous must be normal or full, not %q", value)
+		if err == nil || timedOut || !strings.Contains(string(out), want) {
+			t.Errorf("serve --synchronous=%q = %v, %q; want a failed start saying %q", value, err, out, want)
+		}
+	}
+}
+
+// TestDBConnect opens databases with dbConnect and compares every pragma
+// with PocketBase's own DefaultDBConnect: the same, except synchronous on
+// data.db with "full" (2 instead of NORMAL's 1).
+func TestDBConnect(t *testing.T) {
+	reference, err := core.DefaultDBConnect(filepath.Join(t.TempDir(), "data.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer reference.Close()
+	want := dbPragmas(t, reference)
+	if want["synchronous"] != "1" {
+		t.Fatalf("PocketBase's default synchronous = %s; want 1 (NORMAL), as the README says", want["synchronous"])
+	}
+
+	scenarios := []struct {
+		synchronous, file, wantSynchronous string
+	}{
+		{synchronousNormal, "data.db", "1"},
+		{synchronousFull, "data.db", "2"},
+		{synchronousNormal, "auxiliary.db", "1"},
+		{synchronousFull, "auxiliary.db", "1"}, // the logs keep PocketBase's default
+	}
+	for _, sc := range scenarios {
+		db, err := dbConnect(filepath.Join(t.TempDir(), sc.file), sc.synchronous)
+		if err != nil {
+			t.Fatalf("dbConnect(%q, %q): %v", sc.file, sc.synchronous, err)
+		}
+		got := dbPragmas(t, db)
+		db.Close()
+		for name, value := range want {
+			if name == "synchronous" {
+				value = sc.wantSynchronous
+			}
+			if got[name] != value {
+				t.Errorf("dbConnect(%q, %q): PRAGMA %s = %s; want %s", sc.file, sc.synchronous, name, got[name], value)
+			}
+		}
+	}
+}
+
+// dbPragmas reads the connection settings PocketBase sets, plus whether
+// SQLite's defensive mode is on (it refuses schema edits even with
+// writable_schema).
+func dbPragmas(t *testing.T, db *dbx.DB) map[string]string {
+	t.Helper()
+	db.DB().SetMaxOpenConns(1) // one connection, so that the pragmas below all see it
+	got := map[string]string{}
+	for _, name := range []string{"busy_timeout", "journal_mode", "journal_size_limit", "synchronous", "foreign_keys", "temp_store", "cache_size"} {
+		var value string
+		if err := db.NewQuery("PRAGMA " + name).Row(&value); err != nil {
+			t.Fatalf("PRAGMA %s: %v", name, err)
+		}
+		got[name] = value
+	}
+	if _, err := db.NewQuery("CREATE TABLE IF NOT EXISTS pragma_probe (x)").Execute(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.NewQuery("PRAGMA writable_schema = ON").Execute(); err != nil {
+		t.Fatal(err)
+	}
+	_, err := db.NewQuery("UPDATE sqlite_schema SET sql = sql WHERE name = 'pragma_probe'").Execute()
+	got["defensive"] = strconv.FormatBool(err != nil)
+	if _, err := db.NewQuery("PRAGMA writable_schema = OFF").Execute(); err != nil {
+		t.Fatal(err)
+	}
+	return got
+}
+
+// TestBackupUnderWriteLoadRestores takes a backup through the API while 8
+// writers send messages, restores it into a fresh data dir and starts the
+// binary on it: every message answered before the backup began is there,
+// the restored messages are exactly the ones committed up to one moment
+// (a prefix of the live server's), every room's last_message matches its
+// newest message, and data.db passes PRAGMA integrity_check.
+func TestBackupUnderWriteLoadRestores(t *testing.T) {
+	seed := crashSeed(t)
+	rng := rand.New(rand.NewPCG(seed, 0))
+	s := startServer(t)
+	load := newCrashLoad(t, s, rng)
+
+	var before, after map[string]bool
+	load.runWhile(t, s, func() {
+		load.waitAcked(t, 100)
+		before = load.stored()
+		if st := s.do(t, "POST", "/api/backups", load.su, map[string]any{"name": "x.zip"}, nil); st != http.StatusNoContent {
+			t.Errorf("POST /api/backups = %d; want 204", st)
+		}
+		after = load.stored()
+	})
+	live := load.listMessages(t, s)
+	load.check(t, "live", live)
+
+	zipped := downloadBackup(t, s, load.su, "x.zip")
+
+	// The restore a README reader does: stop, put the backup's files in an
+	// empty data dir, start.
+	restored := startServer(t)
+	killServer(t, restored)
+	if err := os.RemoveAll(restored.DataDir); err != nil {
+		t.Fatal(err)
+	}
+	unzipBackup(t, zipped, restored.DataDir)
+	startAgain(t, restored)
+
+	var su struct{ Token string }
+	if st := restored.do(t, "POST", "/api/collections/_superusers/auth-with-password", "", map[string]any{
+		"identity": crashSuperuserEmail, "password": crashPassword,
+	}, &su); st != http.StatusOK {
+		t.Fatalf("restored: superuser sign-in = %d; want 200", st)
+	}
+	var users struct{ TotalItems int }
+	if st := restored.do(t, "GET", "/api/collections/users/records?perPage=1", su.Token, nil, &users); st != http.StatusOK || users.TotalItems != len(load.users) {
+		t.Errorf("restored: users = %d (status %d); want %d", users.TotalItems, st, len(load.users))
+	}
+	got := load.listMessages(t, restored)
+	killServer(t, restored)
+	messages, rooms := crashReadDataDB(t, restored.DataDir)
+	if len(messages) != len(got) {
+		t.Errorf("restored: data.db holds %d messages, the API listed %d; want the same", len(messages), len(got))
+	}
+
+	restoredIDs := map[string]bool{}
+	for _, m := range messages {
+		restoredIDs[m.ID] = true
+	}
+	missing := 0
+	for id := range before {
+		if !restoredIDs[id] {
+			missing++
+		}
+	}
+	if missing > 0 {
+		t.Errorf("restored: %d of the %d messages answered before the backup began are missing; want 0", missing, len(before))
+	}
+	checkBackupPrefix(t, live, messages)
+	checkRoomPreviews(t, "restored data.db", rooms, messages)
+
+	t.Logf("seed %d; acknowledged before the backup %d, by its end %d; restored %d; live after the load %d; missing 0 wanted, got %d; integrity_check ok",
+		seed, len(before), len(after), len(messages), len(live), missing)
+}
+
+// checkBackupPrefix checks that restored is what the live server had
+// committed up to one moment: messages are stored one transaction at a
+// time with "created" set inside it, so a snapshot holds exactly the live
+// messages created before its newest (ties in the same millisecond may
+// fall either side).
+func checkBackupPrefix(t *testing.T, live, restored []crashStored) {
+	t.Helper()
+	liveByID := map[string]crashStored{}
+	for _, m := range live {
+		liveByID[m.ID] = m
+	}
+	cutoff := ""
+	restoredIDs := map[string]bool{}
+	for _, m := range restored {
+		restoredIDs[m.ID] = true
+		if m.Created > cutoff {
+			cutoff = m.Created
+		}
+		if l, ok := liveByID[m.ID]; !ok || l != m {
+			t.Errorf("restored message %+v; want it as the live server has it (%+v)", m, l)
+		}
+	}
+	holes := 0
+	for _, m := range live {
+		if m.Created < cutoff && !restoredIDs[m.ID] {
+			holes++
+		}
+	}
+	if holes > 0 {
+		t.Errorf("restored: %d live messages older than the newest restored one (%s) are missing; want 0", holes, cutoff)
+	}
+}
+
+// crashSeed is MARKETCHAT_KILL_SEED or a new seed, logged either way.
+func crashSeed(t *testing.T) uint64 {
+	t.Helper()
+	if v := os.Getenv(crashSeedEnv); v != "" {
+		seed, err := strconv.ParseUint(v, 10, 64)
+		if err != nil {
+			t.Fatalf("%s=%q: %v", crashSeedEnv, v, err)
+		}
+		t.Logf("seed %d (from %s)", seed, crashSeedEnv)
+		return seed
+	}
+	seed := uint64(time.Now().UnixNano())
+	t.Logf("seed %d (%s=%d replays the kill moments and ids)", seed, crashSeedEnv, seed)
+	return seed
+}
+
+// killServer sends SIGKILL: no shutdown hook runs, as in a crash.
+func killServer(t *testing.T, s *server) {
+	t.Helper()
+	if err := s.cmd.Process.Kill(); err != nil {
+		t.Fatalf("kill the server: %v", err)
+	}
+	if _, err := s.cmd.Process.Wait(); err != nil {
+		t.Fatalf("wait for the killed server: %v", err)
+	}
+}
+
+// startAgain starts the killed server's binary again with the same
+// arguments (address, data dir, flags) and waits until it is healthy.
+func startAgain(t *testing.T, s *server) {
+	t.Helper()
+	old := s.cmd
+	cmd := exec.Command(old.Path, old.Args[1:]...)
+	cmd.Stdout, cmd.Stderr = old.Stdout, old.Stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("start %s again: %v", old.Path, err)
+	}
+	s.cmd = cmd
+	t.Cleanup(func() {
+		// Most are killed by the test already: errors are expected.
+		_ = cmd.Process.Kill()
+		_, _ = cmd.Process.Wait()
+	})
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		res, err := http.Get(s.URL + "/api/health")
+		if err == nil {
+			res.Body.Close()
+			if res.StatusCode == http.StatusOK {
+				return
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("server did not come back within 30 s: %v", err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// crashLoad is a chat under write load: a superuser, users with tokens,
+// rooms they are all in, the writers and the ledger of what the clients
+// were told.
+type crashLoad struct {
+	su      string
+	users   []crashUser
+	rooms   []string
+	writers []*crashWriter
+
+	mu         sync.Mutex
+	sent       map[string]crashMessage // every message sent at least once
+	acked      map[string]bool         // answered 200
+	found      map[string]bool         // answer lost in a crash; the retry's 400 on "id" says it is stored
+	tooMany    int                     // flood control's 429s, each retried
+	unexpected []string                // any other answer
+}
+
+type crashUser struct{ id, token string }
+
+// crashMessage is one send: the id is made by the client, so a retry after
+// a crash names the same message.
+type crashMessage struct {
+	ID, Room, Sender, Text string
+	token                  string
+}
+
+// crashStored is a message as the server stores it.
+type crashStored struct {
+	ID, Room, Sender, Text, Created string
+}
+
+// newCrashLoad makes the superuser, turns the rate limiter off, signs up
+// the writers' users and makes the rooms.
+func newCrashLoad(t *testing.T, s *server, rng *rand.Rand) *crashLoad {
+	t.Helper()
+	s.superuser(t, crashSuperuserEmail, crashPassword)
+	var su struct{ Token string }
+	if st := s.do(t, "POST", "/api/collections/_superusers/auth-with-password", "", map[string]any{
+		"identity": crashSuperuserEmail, "password": crashPassword,
+	}, &su); st != http.StatusOK {
+		t.Fatalf("superuser sign-in: status %d", st)
+	}
+	// Every writer here is 127.0.0.1, so the limiter's per-address rules
+	// ("/api/" 300 per 10 s, sign-up 10 per minute) would answer the
+	// test's own load with 429. In production the writers are different
+	// addresses; per-user flood control stays on.
+	if st := s.do(t, "PATCH", "/api/settings", su.Token, map[string]any{"rateLimits": map[string]any{"enabled": false}}, nil); st != http.StatusOK {
+		t.Fatalf("turn the rate limiter off: status %d", st)
+	}
+
+	load := &crashLoad{su: su.Token, sent: map[string]crashMessage{}, acked: map[string]bool{}, found: map[string]bool{}}
+	load.users = make([]crashUser, crashWriters*crashUsersPerWriter)
+	errs := make([]error, len(load.users))
+	var wg sync.WaitGroup
+	for i := range load.users {
+		// In parallel: a sign-up hashes a password, which is slow on purpose.
+		wg.Go(func() { load.users[i], errs[i] = crashSignUp(s.URL, su.Token, i) })
+	}
+	wg.Wait()
+	var participants []string
+	for i, u := range load.users {
+		if errs[i] != nil {
+			t.Fatal(errs[i])
+		}
+		participants = append(participants, u.id)
+	}
+	for range crashRooms {
+		var room struct{ ID string }
+		if st := s.do(t, "POST", "/api/collections/rooms/records", load.users[0].token, map[string]any{"participants": participants}, &room); st != http.StatusOK {
+			t.Fatalf("create room: status %d", st)
+		}
+		load.rooms = append(load.rooms, room.ID)
+	}
+	for w := range crashWriters {
+		load.writers = append(load.writers, &crashWriter{
+			rng:   rand.New(rand.NewPCG(rng.Uint64(), uint64(w))),
+			users: load.users[w*crashUsersPerWriter : (w+1)*crashUsersPerWriter],
+		})
+	}
+	return load
+}
+
+// runWhile runs the writers against s while during runs, then stops
+// them. A during that kills the server ends their requests mid-flight.
+func (l *crashLoad) runWhile(t *testing.T, s *server, during func()) {
+	t.Helper()
+	l.run(t, s, false, func(<-chan struct{}) { during() })
+}
+
+// resendPending has every writer resend its unanswered message, if any,
+// until each is answered.
+func (l *crashLoad) resendPending(t *testing.T, s *server) {
+	t.Helper()
+	l.run(t, s, true, func(done <-chan struct{}) {
+		select {
+		case <-done:
+		case <-time.After(30 * time.Second):
+			t.Errorf("writers still resending after 30 s")
+		}
+	})
+}
+
+func (l *crashLoad) run(t *testing.T, s *server, onlyPending bool, during func(done <-chan struct{})) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	transport := &http.Transport{MaxIdleConnsPerHost: crashWriters}
+	defer transport.CloseIdleConnections()
+	client := &http.Client{Transport: transport, Timeout: 10 * time.Second}
+
+	var wg sync.WaitGroup
+	for _, w := range l.writers {
+		wg.Go(func() { w.run(ctx, client, s.URL, l, onlyPending) })
+	}
+	done := make(chan struct{})
+	go func() { wg.Wait(); close(done) }()
+	during(done)
+	cancel()
+	<-done
+
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for _, u := range l.unexpected {
+		t.Errorf("unexpected answer: %s", u)
+	}
+	l.unexpected = nil
+}
+
+// waitAcked waits until at least n messages were answered 200.
+func (l *crashLoad) waitAcked(t *testing.T, n int) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		l.mu.Lock()
+		got := len(l.acked)
+		l.mu.Unlock()
+		if got >= n {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("only %d messages answered 200 within 30 s; want %d", got, n)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// stored is the set of messages the server has said it stores (200, or
+// 400 "id taken" on a retry).
+func (l *crashLoad) stored() map[string]bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	ids := make(map[string]bool, len(l.acked)+len(l.found))
+	for id := range l.acked {
+		ids[id] = true
+	}
+	for id := range l.found {
+		ids[id] = true
+	}
+	return ids
+}
+
+// crashReport is what check counted.
+type crashReport struct{ acked, found, lost, duplicates int }
+
+// check compares stored messages with the ledger: every message the
+// server said it stores is there, with the text, room and sender sent; no
+// text is stored twice; nothing is stored that no client sent.
+func (l *crashLoad) check(t *testing.T, where string, stored []crashStored) crashReport {
+	t.Helper()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+
+	byID := map[string]crashStored{}
+	perText := map[string]int{}
+	for _, m := range stored {
+		byID[m.ID] = m
+		perText[m.Text]++
+		sent, ok := l.sent[m.ID]
+		if !ok {
+			t.Errorf("%s: message %+v was never sent", where, m)
+			continue
+		}
+		if m.Text != sent.Text || m.Room != sent.Room || m.Sender != sent.Sender {
+			t.Errorf("%s: stored %+v; want text %q, room %q, sender %q", where, m, sent.Text, sent.Room, sent.Sender)
+		}
+	}
+	r := crashReport{acked: len(l.acked), found: len(l.found)}
+	for _, ids := range []map[string]bool{l.acked, l.found} {
+		for id := range ids {
+			if _, ok := byID[id]; !ok {
+				r.lost++
+				if r.lost <= 5 {
+					t.Errorf("%s: message %s was answered as stored but is missing", where, id)
+				}
+			}
+		}
+	}
+	for text, n := range perText {
+		if n > 1 {
+			r.duplicates++
+			t.Errorf("%s: text %q stored %d times; want once", where, text, n)
+		}
+	}
+	if r.lost > 0 {
+		t.Errorf("%s: lost %d acknowledged messages; want 0", where, r.lost)
+	}
+	return r
+}
+
+// listMessages lists every message through the API as the superuser.
+func (l *crashLoad) listMessages(t *testing.T, s *server) []crashStored {
+	t.Helper()
+	var all []crashStored
+	for page := 1; ; page++ {
+		var res struct{ Items []crashStored }
+		path := fmt.Sprintf("/api/collections/messages/records?page=%d&perPage=1000&skipTotal=1&sort=created,id&fields=id,room,sender,text,created", page)
+		if st := s.do(t, "GET", path, l.su, nil, &res); st != http.StatusOK {
+			t.Fatalf("list messages page %d: status %d", page, st)
+		}
+		all = append(all, res.Items...)
+		if len(res.Items) < 1000 {
+			return all
+		}
+	}
+}
+
+// crashWriter sends messages one at a time, taking turns between its
+// users and picking rooms at random. A message not answered before the
+// server went down stays pending and is resent, same id, next time.
+type crashWriter struct {
+	rng     *rand.Rand
+	users   []crashUser
+	next    int
+	pending *crashMessage
+}
+
+func (w *crashWriter) run(ctx context.Context, client *http.Client, baseURL string, l *crashLoad, onlyPending bool) {
+	for ctx.Err() == nil {
+		if w.pending == nil {
+			if onlyPending {
+				return
+			}
+			u := w.users[w.next%len(w.users)]
+			w.next++
+			m := crashMessage{ID: crashID(w.rng), Room: l.rooms[w.rng.IntN(len(l.rooms))], Sender: u.id, token: u.token}
+			m.Text = "crash test " + m.ID
+			w.pending = &m
+			l.mu.Lock()
+			l.sent[m.ID] = m
+			l.mu.Unlock()
+		}
+		status, body, err := w.pending.send(ctx, client, baseURL)
+		if err != nil {
+			return // killed (or stopped): the message stays pending
+		}
+		l.mu.Lock()
+		switch {
+		case status == http.StatusOK:
+			l.acked[w.pending.ID] = true
+			w.pending = nil
+		case status == http.StatusBadRequest && crashIDTaken(body):
+			l.found[w.pending.ID] = true
+			w.pending = nil
+		case status == http.StatusTooManyRequests:
+			l.tooMany++
+		default:
+			l.unexpected = append(l.unexpected, fmt.Sprintf("send %s: %d %s", w.pending.ID, status, body))
+			w.pending = nil
+		}
+		l.mu.Unlock()
+		if status == http.StatusTooManyRequests {
+			select {
+			case <-ctx.Done():
+			case <-time.After(100 * time.Millisecond):
+			}
+		}
+	}
+}
+
+// send posts the message; err is any failure to get the whole answer.
+func (m *crashMessage) send(ctx context.Context, client *http.Client, baseURL string) (int, []byte, error) {
+	return crashPost(ctx, client, baseURL+"/api/collections/messages/records", m.token,
+		map[string]string{"id": m.ID, "room": m.Room, "text": m.Text})
+}
+
+// crashSignUp signs up user number i and takes a token for it through
+// the superuser's impersonation, which skips a second password hash.
+func crashSignUp(baseURL, suToken string, i int) (crashUser, error) {
+	ctx := context.Background()
+	st, raw, err := crashPost(ctx, http.DefaultClient, baseURL+"/api/collections/users/records", "", map[string]any{
+		"email": fmt.Sprintf("writer%d@example.com", i), "password": crashPassword, "passwordConfirm": crashPassword,
+		"name": fmt.Sprintf("Writer %d", i),
+	})
+	if err != nil || st != http.StatusOK {
+		return crashUser{}, fmt.Errorf("sign up writer %d: %d %s %v", i, st, raw, err)
+	}
+	var user struct{ ID string }
+	if err := json.Unmarshal(raw, &user); err != nil {
+		return crashUser{}, fmt.Errorf("sign up writer %d: %w", i, err)
+	}
+	st, raw, err = crashPost(ctx, http.DefaultClient, baseURL+"/api/collections/users/impersonate/"+user.ID, suToken, map[string]any{})
+	if err != nil || st != http.StatusOK {
+		return crashUser{}, fmt.Errorf("impersonate writer %d: %d %s %v", i, st, raw, err)
+	}
+	var auth struct{ Token string }
+	if err := json.Unmarshal(raw, &auth); err != nil {
+		return crashUser{}, fmt.Errorf("impersonate writer %d: %w", i, err)
+	}
+	return crashUser{id: user.ID, token: auth.Token}, nil
+}
+
+// crashPost posts body as JSON; err is any failure to get the whole
+// answer. Unlike server.do it may run outside the test's goroutine.
+func crashPost(ctx context.Context, client *http.Client, url, token string, body any) (int, []byte, error) {
+	b, err := json.Marshal(body)
+	if err != nil {
+		return 0, nil, err
+	}
+	req, err := http.NewRequestWithContext(ctx, "POST", url, bytes.NewReader(b))
+	if err != nil {
+		return 0, nil, err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	if token != "" {
+		req.Header.Set("Authorization", token)
+	}
+	res, err := client.Do(req)
+	if err != nil {
+		return 0, nil, err
+	}
+	defer res.Body.Close()
+	raw, err := io.ReadAll(res.Body)
+	if err != nil {
+		return 0, nil, err
+	}
+	return res.StatusCode, raw, nil
+}
+
+// crashIDTaken reports whether a 400 names "id": the message is stored
+// already (the contract's answer to a resent id).
+func crashIDTaken(body []byte) bool {
+	var res struct {
+		Data map[string]json.RawMessage `json:"data"`
+	}
+	if err := json.Unmarshal(body, &res); err != nil {
+		return false
+	}
+	_, ok := res.Data["id"]
+	return ok
+}
+
+// crashID is a client-made record id: 15 characters of a-z0-9.
+func crashID(rng *rand.Rand) string {
+	const alphabet = "abcdefghijklmnopqrstuvwxyz0123456789"
+	b := make([]byte, 15)
+	for i := range b {
+		b[i] = alphabet[rng.IntN(len(alphabet))]
+	}
+	return string(b)
+}
+
+// crashRoom is a room's preview as stored.
+type crashRoom struct{ ID, LastMessage, LastMessageAt string }
+
+// crashReadDataDB opens pb_data/data.db of a stopped server, runs PRAGMA
+// integrity_check (a failure is fatal) and reads every message and room.
+func crashReadDataDB(t *testing.T, dataDir string) ([]crashStored, []crashRoom) {
+	t.Helper()
+	db, err := sql.Open("sqlite", filepath.Join(dataDir, "data.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+
+	var results []string
+	rows, err := db.Query("PRAGMA integrity_check")
+	if err != nil {
+		t.Fatalf("PRAGMA integrity_check: %v", err)
+	}
+	for rows.Next() {
+		var line string
+		if err := rows.Scan(&line); err != nil {
+			t.Fatal(err)
+		}
+		results = append(results, line)
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	rows.Close()
+	if len(results) != 1 || results[0] != "ok" {
+		t.Fatalf("PRAGMA integrity_check = %q; want [ok]", results)
+	}
+
+	var messages []crashStored
+	rows, err = db.Query("SELECT id, room, sender, text, created FROM messages ORDER BY created, id")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for rows.Next() {
+		var m crashStored
+		if err := rows.Scan(&m.ID, &m.Room, &m.Sender, &m.Text, &m.Created); err != nil {
+			t.Fatal(err)
+		}
+		messages = append(messages, m)
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	rows.Close()
+
+	var rooms []crashRoom
+	rows, err = db.Query("SELECT id, last_message, last_message_at FROM rooms")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var r crashRoom
+		if err := rows.Scan(&r.ID, &r.LastMessage, &r.LastMessageAt); err != nil {
+			t.Fatal(err)
+		}
+		rooms = append(rooms, r)
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return messages, rooms
+}
+
+// checkRoomPreviews checks that every room's last_message and
+// last_message_at are its newest message's (either of two in the same
+// millisecond), or empty for a room without messages: the message and
+// the preview commit together.
+func checkRoomPreviews(t *testing.T, where string, rooms []crashRoom, messages []crashStored) {
+	t.Helper()
+	newest := map[string]string{}           // room -> newest created
+	textsAt := map[string]map[string]bool{} // room -> texts with that created
+	for _, m := range messages {
+		switch {
+		case m.Created > newest[m.Room]:
+			newest[m.Room] = m.Created
+			textsAt[m.Room] = map[string]bool{m.Text: true}
+		case m.Created == newest[m.Room]:
+			textsAt[m.Room][m.Text] = true
+		}
+	}
+	if len(rooms) == 0 {
+		t.Errorf("%s: no rooms", where)
+	}
+	for _, r := range rooms {
+		if r.LastMessageAt != newest[r.ID] || (r.LastMessage != "" || newest[r.ID] != "") && !textsAt[r.ID][r.LastMessage] {
+			t.Errorf("%s: room %s preview = %q at %q; want its newest message's (%q at %q)",
+				where, r.ID, r.LastMessage, r.LastMessageAt, sortedKeys(textsAt[r.ID]), newest[r.ID])
+		}
+	}
+}
+
+func sortedKeys(m map[string]bool) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+// downloadBackup fetches a backup as the dashboard does: with a superuser
+// file token in the query.
+func downloadBackup(t *testing.T, s *server, suToken, name string) []byte {
+	t.Helper()
+	var ft struct{ Token string }
+	if st := s.do(t, "POST", "/api/files/token", suToken, nil, &ft); st != http.StatusOK || ft.Token == "" {
+		t.Fatalf("POST /api/files/token: status %d", st)
+	}
+	res, err := http.Get(s.URL + "/api/backups/" + name + "?token=" + ft.Token)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	raw, err := io.ReadAll(res.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.StatusCode != http.StatusOK {
+		t.Fatalf("GET /api/backups/%s = %d %s; want 200", name, res.StatusCode, raw)
+	}
+	return raw
+}
+
+// unzipBackup extracts a backup zip into dir (made if missing).
+func unzipBackup(t *testing.T, zipped []byte, dir string) {
+	t.Helper()
+	zr, err := zip.NewReader(bytes.NewReader(zipped), int64(len(zipped)))
+	if err != nil {
+		t.Fatalf("open backup zip: %v", err)
+	}
+	names := map[string]bool{}
+	for _, f := range zr.File {
+		names[f.Name] = true
+		if !filepath.IsLocal(f.Name) {
+			t.Fatalf("backup entry %q points outside the data dir", f.Name)
+		}
+		path := filepath.Join(dir, f.Name)
+		if f.FileInfo().IsDir() {
+			if err := os.MkdirAll(path, 0o755); err != nil {
+				t.Fatal(err)
+			}
+			continue
+		}
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		src, err := f.Open()
+		if err != nil {
+			t.Fatal(err)
+		}
+		data, err := io.ReadAll(src)
+		src.Close()
+		if err != nil {
+			t.Fatalf("read %s from the backup: %v", f.Name, err)
+		}
+		if err := os.WriteFile(path, data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if !names["data.db"] {
+		t.Fatalf("backup entries = %v; want data.db among them", sortedKeys(names))
+	}
+}
