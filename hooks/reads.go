@@ -2,6 +2,7 @@ package hooks
 
 import (
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -47,45 +48,38 @@ func registerReads(app core.App) {
 }
 
 // readState returns how many of room's messages viewerID has not read and
-// the last read time of each current participant who has read it.
+// the last read time of each current participant who has read it, in one
+// query (it runs for every room the API returns, per viewer).
 func readState(app core.App, room *core.Record, viewerID string) (int, map[string]string, error) {
-	var rows []struct {
-		User       string `db:"user"`
-		LastReadAt string `db:"last_read_at"`
+	var row struct {
+		Unread int    `db:"unread"`
+		Reads  string `db:"reads"`
 	}
-	err := app.DB().
-		Select("user", "last_read_at").
-		From(roomReadsCollection).
-		Where(dbx.HashExp{"room": room.Id}).
-		All(&rows)
+	err := app.DB().NewQuery(`
+		SELECT
+		  (SELECT count(*) FROM messages
+		   WHERE room = {:room} AND sender != {:viewer}
+		     AND created > COALESCE((SELECT last_read_at FROM room_reads WHERE room = {:room} AND user = {:viewer}), '')
+		  ) AS unread,
+		  (SELECT COALESCE(json_group_object(user, last_read_at), '{}') FROM room_reads WHERE room = {:room}) AS reads`).
+		Bind(dbx.Params{"room": room.Id, "viewer": viewerID}).
+		One(&row)
 	if err != nil {
 		return 0, nil, fmt.Errorf("read state of room %q: %w", room.Id, err)
 	}
 
+	var all map[string]string
+	if err := json.Unmarshal([]byte(row.Reads), &all); err != nil {
+		return 0, nil, fmt.Errorf("read state of room %q: %w", room.Id, err)
+	}
 	participants := room.GetStringSlice("participants")
-	reads := make(map[string]string, len(rows))
-	var viewerReadAt string
-	for _, row := range rows {
-		if row.User == viewerID {
-			viewerReadAt = row.LastReadAt
-		}
-		if slices.Contains(participants, row.User) {
-			reads[row.User] = row.LastReadAt
+	reads := make(map[string]string, len(all))
+	for user, at := range all {
+		if slices.Contains(participants, user) {
+			reads[user] = at
 		}
 	}
-
-	var unread int
-	err = app.DB().
-		Select("count(*)").
-		From(messagesCollection).
-		Where(dbx.HashExp{"room": room.Id}).
-		AndWhere(dbx.NewExp("[[sender]] != {:viewer} AND [[created]] > {:readAt}",
-			dbx.Params{"viewer": viewerID, "readAt": viewerReadAt})).
-		Row(&unread)
-	if err != nil {
-		return 0, nil, fmt.Errorf("unread count of room %q: %w", room.Id, err)
-	}
-	return unread, reads, nil
+	return row.Unread, reads, nil
 }
 
 // markRead handles POST /api/rooms/{id}/read: it records that the

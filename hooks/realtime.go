@@ -70,9 +70,11 @@ const (
 	// stops reading is cut off after it.
 	DefaultRealtimeWriteTimeout = 10 * time.Second
 
-	// clientBufferSize is how many events may wait for one connection;
-	// a connection that falls this far behind is cut off as stalled.
-	clientBufferSize = 256
+	// clientBufferSize is how many events may wait for one connection
+	// beyond what its socket buffers hold; a connection that falls this
+	// far behind is cut off as stalled. Each slot costs memory on every
+	// connection, so it stays small.
+	clientBufferSize = 32
 
 	// fanoutQueueSize is how many events may wait for each worker before
 	// writers wait for the fan-out to catch up.
