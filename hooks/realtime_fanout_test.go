@@ -413,3 +413,36 @@ func TestRealtimeQueryGuard(t *testing.T) {
 		"clientId": c.id, "subscriptions": []string{withOptions("posts/*", map[string]string{"filter": `status = "selling"`})},
 	}, http.StatusNoContent)
 }
+
+// TestFanoutResubscribeSameConnection: the SDK replaces a connection's
+// whole topic set on every change; topics dropped stop at once, topics
+// added start at once.
+func TestFanoutResubscribeSameConnection(t *testing.T) {
+	s := newRealtimeServer(t)
+	bobStream := s.connect(t, bob, roomMessagesTopic(roomBike))
+	control := s.connect(t, alice, roomMessagesTopic(roomBike), "posts/*")
+
+	// messages -> posts only
+	s.mustRequest(t, http.MethodPost, "/api/realtime", bob, map[string]any{
+		"clientId": bobStream.id, "subscriptions": []string{"posts/*"},
+	}, http.StatusNoContent)
+	s.sendMessage(t, alice, roomBike, "after bob dropped the room topic")
+	control.expectEvent(t, roomMessagesTopic(roomBike), realtimeEventTimeout)
+	bobStream.expectNoEvent(t, realtimeQuietWindow)
+
+	s.mustRequest(t, http.MethodPost, "/api/collections/posts/records", alice, map[string]any{"title": "Desk"}, http.StatusOK)
+	control.expectEvent(t, "posts/*", realtimeEventTimeout)
+	ev := bobStream.expectEvent(t, "posts/*", realtimeEventTimeout)
+	wantRecord(t, bob, ev, "create", map[string]any{"title": "Desk"})
+
+	// posts -> messages again
+	s.mustRequest(t, http.MethodPost, "/api/realtime", bob, map[string]any{
+		"clientId": bobStream.id, "subscriptions": []string{roomMessagesTopic(roomBike)},
+	}, http.StatusNoContent)
+	s.sendMessage(t, alice, roomBike, "bob is back")
+	ev = bobStream.expectEvent(t, roomMessagesTopic(roomBike), realtimeEventTimeout)
+	wantRecord(t, bob, ev, "create", map[string]any{"text": "bob is back"})
+	s.mustRequest(t, http.MethodPost, "/api/collections/posts/records", alice, map[string]any{"title": "Lamp 2"}, http.StatusOK)
+	control.expectEvent(t, "posts/*", realtimeEventTimeout)
+	bobStream.expectNoEvent(t, realtimeQuietWindow)
+}
