@@ -14,7 +14,6 @@ import (
 	"time"
 
 	"github.com/pocketbase/dbx"
-	"github.com/pocketbase/pocketbase/apis"
 	"github.com/pocketbase/pocketbase/core"
 	"github.com/pocketbase/pocketbase/tests"
 )
@@ -287,31 +286,11 @@ func TestChatButtonConcurrentPresses(t *testing.T) {
 	}
 }
 
-// serveTestApp serves app's API over a loopback httptest server, with the
-// router built as PocketBase's tests.ApiScenario builds it: apis.NewRouter,
-// the OnServe hooks (which add the project's routes), then BuildMux.
-//
-// Call it at most once per app and never inside a tests.ApiScenario:
-// every apis.NewRouter binds another OnServe handler for the dashboard's
-// extension routes, and the second one panics on a duplicate pattern.
-// Inside a scenario use chatServe.
+// serveTestApp serves app's API (appHandler) over a loopback httptest
+// server. Inside a scenario use chatServe.
 func serveTestApp(tb testing.TB, app core.App) *httptest.Server {
 	tb.Helper()
-	router, err := apis.NewRouter(app)
-	if err != nil {
-		tb.Fatalf("new router: %v", err)
-	}
-	var mux http.Handler
-	se := &core.ServeEvent{App: app, Router: router}
-	err = app.OnServe().Trigger(se, func(e *core.ServeEvent) error {
-		var err error
-		mux, err = e.Router.BuildMux()
-		return err
-	})
-	if err != nil {
-		tb.Fatalf("trigger OnServe: %v", err)
-	}
-	srv := httptest.NewServer(mux)
+	srv := httptest.NewServer(appHandler(tb, app))
 	tb.Cleanup(srv.Close)
 	return srv
 }

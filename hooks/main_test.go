@@ -2,10 +2,12 @@ package hooks_test
 
 import (
 	"fmt"
+	"net/http"
 	"os"
 	"testing"
 	"time"
 
+	"github.com/pocketbase/pocketbase/apis"
 	"github.com/pocketbase/pocketbase/core"
 	"github.com/pocketbase/pocketbase/tests"
 
@@ -202,4 +204,29 @@ func saveRecord(app core.App, collection, id string, data map[string]any) error 
 		return fmt.Errorf("save %s %s: %w", collection, id, err)
 	}
 	return nil
+}
+
+// appHandler serves app's API the way tests.ApiScenario does: a router from
+// apis.NewRouter, the app's OnServe hooks run (they add the project's
+// routes), then BuildMux. Use it for tests that send several requests to
+// one app. Call it at most once per app and never inside an ApiScenario:
+// every apis.NewRouter binds another OnServe handler for the dashboard's
+// extension routes, and a second one panics on a duplicate pattern.
+func appHandler(tb testing.TB, app core.App) http.Handler {
+	tb.Helper()
+	router, err := apis.NewRouter(app)
+	if err != nil {
+		tb.Fatalf("apis.NewRouter() = %v; want nil", err)
+	}
+	var mux http.Handler
+	serveEvent := &core.ServeEvent{App: app, Router: router}
+	err = app.OnServe().Trigger(serveEvent, func(e *core.ServeEvent) error {
+		var err error
+		mux, err = e.Router.BuildMux()
+		return err
+	})
+	if err != nil {
+		tb.Fatalf("OnServe().Trigger() = %v; want nil", err)
+	}
+	return mux
 }

@@ -309,7 +309,7 @@ func newMatrixEnv(tb testing.TB) matrixEnv {
 			tb.Fatalf("control app: %s: %v", sql, err)
 		}
 	}
-	return matrixEnv{app: usersServer(tb, app), control: usersServer(tb, control), addresses: new(atomic.Uint32)}
+	return matrixEnv{app: appHandler(tb, app), control: appHandler(tb, control), addresses: new(atomic.Uint32)}
 }
 
 // matrixAnswer is one recorded response.

@@ -24,8 +24,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pocketbase/pocketbase/apis"
-	"github.com/pocketbase/pocketbase/core"
 	"github.com/pocketbase/pocketbase/tests"
 )
 
@@ -55,20 +53,7 @@ func newRealtimeServer(tb testing.TB) *realtimeServer {
 // serveRealtime serves app on a loopback listener like newRealtimeServer.
 func serveRealtime(tb testing.TB, app *tests.TestApp) *realtimeServer {
 	tb.Helper()
-	router, err := apis.NewRouter(app)
-	if err != nil {
-		tb.Fatalf("apis.NewRouter() = %v; want nil", err)
-	}
-	var handler http.Handler
-	serveEvent := &core.ServeEvent{App: app, Router: router}
-	err = app.OnServe().Trigger(serveEvent, func(e *core.ServeEvent) error {
-		var err error
-		handler, err = e.Router.BuildMux()
-		return err
-	})
-	if err != nil {
-		tb.Fatalf("OnServe().Trigger() = %v; want nil", err)
-	}
+	handler := appHandler(tb, app)
 
 	srv := httptest.NewServer(handler)
 	// Registered after newTestApp's cleanup and before any client's, so

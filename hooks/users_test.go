@@ -9,7 +9,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/pocketbase/pocketbase/apis"
 	"github.com/pocketbase/pocketbase/core"
 	"github.com/pocketbase/pocketbase/tests"
 )
@@ -388,28 +387,6 @@ func TestUsersEmailsHiddenThroughOtherCollections(t *testing.T) {
 	}
 }
 
-// usersServer serves app's API the way tests.ApiScenario does (a router
-// from apis.NewRouter with the app's OnServe hooks run), so that a test can
-// send several requests to one app, e.g. to reach the rate limiter.
-func usersServer(tb testing.TB, app *tests.TestApp) http.Handler {
-	tb.Helper()
-	router, err := apis.NewRouter(app)
-	if err != nil {
-		tb.Fatalf("apis.NewRouter() error = %v", err)
-	}
-	var mux http.Handler
-	serveEvent := &core.ServeEvent{App: app, Router: router}
-	err = app.OnServe().Trigger(serveEvent, func(e *core.ServeEvent) error {
-		m, err := e.Router.BuildMux()
-		mux = m
-		return err
-	})
-	if err != nil {
-		tb.Fatalf("OnServe().Trigger() error = %v", err)
-	}
-	return mux
-}
-
 // usersRequest sends one JSON request to h from the client address ip and
 // returns the recorded answer.
 func usersRequest(h http.Handler, ip, method, target, body string) *httptest.ResponseRecorder {
@@ -428,7 +405,7 @@ func usersRequest(h http.Handler, ip, method, target, body string) *httptest.Res
 // TestUsersSignUpThenSignIn checks that registration is open and needs no
 // e-mail verification: a new account signs in with its password at once.
 func TestUsersSignUpThenSignIn(t *testing.T) {
-	h := usersServer(t, newTestApp(t))
+	h := appHandler(t, newTestApp(t))
 
 	signUp := usersRequest(h, "192.0.2.10", http.MethodPost, "/api/collections/users/records",
 		`{"email":"zoe@example.com","password":"password123","passwordConfirm":"password123"}`)
@@ -479,7 +456,7 @@ func TestUsersRateLimits(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			h := usersServer(t, newTestApp(t))
+			h := appHandler(t, newTestApp(t))
 			const attacker, neighbour = "192.0.2.66", "192.0.2.77"
 
 			for i := 1; i <= limit; i++ {
@@ -498,7 +475,7 @@ func TestUsersRateLimits(t *testing.T) {
 	}
 
 	t.Run("right password after the limit", func(t *testing.T) {
-		h := usersServer(t, newTestApp(t))
+		h := appHandler(t, newTestApp(t))
 		const attacker = "192.0.2.66"
 		for i := 1; i <= limit; i++ {
 			usersRequest(h, attacker, http.MethodPost, "/api/collections/users/auth-with-password",
