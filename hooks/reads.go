@@ -27,6 +27,9 @@ import (
 // POST /api/rooms/{id}/read marks the room read for the requester.
 func registerReads(app core.App) {
 	app.OnRecordEnrich(roomsCollection).BindFunc(func(e *core.RecordEnrichEvent) error {
+		if _, done := e.Record.GetRaw("unread").(int); done {
+			return e.Next() // computed for the whole room by the fan-out (roomReadStates)
+		}
 		var viewerID string
 		if e.RequestInfo != nil && e.RequestInfo.Auth != nil {
 			viewerID = e.RequestInfo.Auth.Id
@@ -80,6 +83,43 @@ func readState(app core.App, room *core.Record, viewerID string) (int, map[strin
 		}
 	}
 	return row.Unread, reads, nil
+}
+
+// roomReadStates is readState for every participant of room at once, in
+// one query: the fan-out renders a room event for each participant.
+func roomReadStates(app core.App, room *core.Record) (map[string]int, map[string]string, error) {
+	participants := room.GetStringSlice("participants")
+	list, err := json.Marshal(participants)
+	if err != nil {
+		return nil, nil, err
+	}
+	var rows []struct {
+		User       string `db:"user"`
+		LastReadAt string `db:"last_read_at"`
+		Unread     int    `db:"unread"`
+	}
+	err = app.DB().NewQuery(`
+		SELECT p.value AS user,
+		  COALESCE(r.last_read_at, '') AS last_read_at,
+		  (SELECT count(*) FROM messages m
+		   WHERE m.room = {:room} AND m.sender != p.value AND m.created > COALESCE(r.last_read_at, '')
+		  ) AS unread
+		FROM json_each({:participants}) p
+		LEFT JOIN room_reads r ON r.room = {:room} AND r.user = p.value`).
+		Bind(dbx.Params{"room": room.Id, "participants": string(list)}).
+		All(&rows)
+	if err != nil {
+		return nil, nil, fmt.Errorf("read states of room %q: %w", room.Id, err)
+	}
+	unread := make(map[string]int, len(rows))
+	reads := make(map[string]string, len(rows))
+	for _, row := range rows {
+		unread[row.User] = row.Unread
+		if row.LastReadAt != "" {
+			reads[row.User] = row.LastReadAt
+		}
+	}
+	return unread, reads, nil
 }
 
 // markRead handles POST /api/rooms/{id}/read: it records that the

@@ -72,9 +72,11 @@ const (
 
 	// clientBufferSize is how many events may wait for one connection
 	// beyond what its socket buffers hold; a connection that falls this
-	// far behind is cut off as stalled. Each slot costs memory on every
-	// connection, so it stays small.
-	clientBufferSize = 32
+	// far behind is cut off as stalled. It must hold a burst (the fan-out
+	// queues faster than one stream writes): 32 cut off a client reading
+	// promptly during a 50-post burst. Each slot costs 40 bytes on every
+	// held connection.
+	clientBufferSize = 128
 
 	// fanoutQueueSize is how many events may wait for each worker before
 	// writers wait for the fan-out to catch up.
@@ -107,6 +109,10 @@ type fanout struct {
 type fanoutEvent struct {
 	action string
 	record *core.Record
+
+	// For rooms: every participant's read state, computed once per event.
+	unread map[string]int
+	reads  map[string]string
 }
 
 func registerRealtime(app core.App, cfg Config) *fanout {
@@ -249,6 +255,11 @@ func (f *fanout) deliver(ev fanoutEvent) error {
 		members = list
 	case roomsCollection:
 		members = ev.record.GetStringSlice("participants")
+		unread, reads, err := roomReadStates(f.app, ev.record)
+		if err != nil {
+			return err
+		}
+		ev.unread, ev.reads = unread, reads
 	}
 
 	topics := []string{
@@ -267,7 +278,11 @@ func (f *fanout) deliver(ev fanoutEvent) error {
 			if !f.matchesFilter(ev.record, auth, options) {
 				continue
 			}
-			key := viewerKey(auth) + "\x00" + options.Query["expand"] + "\x00" + options.Query["fields"]
+			key := options.Query["expand"] + "\x00" + options.Query["fields"]
+			if collection.Name != messagesCollection || key != "\x00" || isSuperuser(auth) {
+				// rooms carry per-viewer read state; expands follow the viewer's rules
+				key = viewerKey(auth) + "\x00" + key
+			}
 			data, ok := encoded[key]
 			if !ok {
 				var err error
@@ -366,6 +381,11 @@ func (f *fanout) encode(ev fanoutEvent, auth *core.Record, options subscriptions
 	if isSuperuser(auth) {
 		record.Unhide(record.Collection().Fields.FieldNames()...)
 	}
+	if unread, ok := ev.unread[viewerID(auth)]; ok {
+		record.WithCustomData(true)
+		record.Set("unread", unread)
+		record.Set("reads", ev.reads)
+	}
 
 	query := url.Values{}
 	for k, v := range options.Query {
@@ -398,6 +418,13 @@ func (f *fanout) encode(ev fanoutEvent, auth *core.Record, options subscriptions
 
 func isSuperuser(auth *core.Record) bool {
 	return auth != nil && auth.IsSuperuser()
+}
+
+func viewerID(auth *core.Record) string {
+	if auth == nil {
+		return ""
+	}
+	return auth.Id
 }
 
 func viewerKey(auth *core.Record) string {
