@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"hash/fnv"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"regexp"
 	"runtime"
@@ -443,6 +444,11 @@ func (f *fanout) onConnect(e *core.RealtimeConnectRequestEvent) error {
 	f.mu.Lock()
 	if capped && f.byAddress[address] >= f.maxPerAddress() {
 		f.mu.Unlock()
+		// PocketBase has already set the stream's headers; the refusal is JSON.
+		h := e.Response.Header()
+		h.Del("Content-Type")
+		h.Del("Cache-Control")
+		h.Del("X-Accel-Buffering")
 		return e.TooManyRequestsError(
 			fmt.Sprintf("Too many realtime connections from this address (at most %d).", f.maxPerAddress()), nil)
 	}
@@ -463,25 +469,76 @@ func (f *fanout) onSubscribe(e *core.RealtimeSubscribeRequestEvent) error {
 	if limit := f.maxSubscriptions(); len(e.Subscriptions) > limit {
 		return e.BadRequestError(fmt.Sprintf("Too many subscriptions on one connection (at most %d).", limit), nil)
 	}
-	if e.Auth != nil && !e.Auth.IsSuperuser() {
-		if client, ok := e.Client.(*liveClient); ok {
-			f.mu.RLock()
-			others := len(f.byUser[e.Auth.Id])
-			if _, counted := f.byUser[e.Auth.Id][client]; counted {
-				others--
-			}
-			f.mu.RUnlock()
-			if limit := f.maxPerUser(); others >= limit {
-				return e.TooManyRequestsError(fmt.Sprintf("Too many realtime connections for this account (at most %d).", limit), nil)
-			}
-		}
+	client, ok := e.Client.(*liveClient)
+	if !ok || e.Auth == nil || e.Auth.IsSuperuser() {
+		return e.Next()
 	}
-	return e.Next()
+
+	// Check and take the place in one step, so that concurrent subscribes
+	// of one user cannot all pass the check (found by the storm test).
+	userID, limit := e.Auth.Id, f.maxPerUser()
+	f.mu.Lock()
+	set := f.byUser[userID]
+	_, counted := set[client]
+	if !counted {
+		if len(set) >= limit {
+			f.mu.Unlock()
+			return e.TooManyRequestsError(fmt.Sprintf("Too many realtime connections for this account (at most %d).", limit), nil)
+		}
+		if set == nil {
+			set = map[*liveClient]struct{}{}
+			f.byUser[userID] = set
+		}
+		set[client] = struct{}{}
+		client.reservedFor = userID
+	}
+	f.mu.Unlock()
+
+	err := e.Next()
+	if err != nil && !counted && !client.signedInAs(userID) {
+		f.mu.Lock()
+		f.unreserve(client)
+		f.mu.Unlock()
+	}
+	return err
 }
 
+// unreserve gives back the place onSubscribe took for c, unless c is
+// signed in as that user by now. Called with mu held.
+func (f *fanout) unreserve(c *liveClient) {
+	if c.reservedFor == "" {
+		return
+	}
+	if set := f.byUser[c.reservedFor]; set != nil {
+		delete(set, c)
+		if len(set) == 0 {
+			delete(f.byUser, c.reservedFor)
+		}
+	}
+	c.reservedFor = ""
+}
+
+// addressCapped reports whether address is under the per-address cap:
+// while the rate limiter is on, unless its excluded list names the
+// address or a subnet holding it.
 func (f *fanout) addressCapped(address string) bool {
 	limits := f.app.Settings().RateLimits
-	return limits.Enabled && !slices.Contains(limits.ExcludedIPs, address)
+	if !limits.Enabled {
+		return false
+	}
+	addr, err := netip.ParseAddr(address)
+	if err != nil {
+		return true
+	}
+	for _, item := range limits.ExcludedIPs {
+		if prefix, err := netip.ParsePrefix(item); err == nil && prefix.Contains(addr) {
+			return false
+		}
+		if excluded, err := netip.ParseAddr(item); err == nil && excluded == addr {
+			return false
+		}
+	}
+	return true
 }
 
 func (f *fanout) maxPerAddress() int {
@@ -568,6 +625,7 @@ func (f *fanout) forget(c *liveClient, auth *core.Record, collections []string) 
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.unindexAuth(c, auth)
+	f.unreserve(c)
 	for _, name := range collections {
 		delete(f.byCollection[name], c)
 	}
@@ -589,6 +647,8 @@ type liveClient struct {
 	discarded   bool
 	authRec     *core.Record
 	collections []string // names of the indexed collections among its topics
+
+	reservedFor string // user whose place onSubscribe took for it; guarded by fan.mu
 }
 
 var _ subscriptions.Client = (*liveClient)(nil)
@@ -639,6 +699,13 @@ func (c *liveClient) IsDiscarded() bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.discarded
+}
+
+// signedInAs reports whether c is indexed as signed in as userID.
+func (c *liveClient) signedInAs(userID string) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.authRec != nil && c.authRec.Id == userID
 }
 
 func (c *liveClient) auth() *core.Record {
