@@ -731,3 +731,25 @@ func jsString(s string) string {
 	b.WriteByte('"')
 	return b.String()
 }
+
+// TestBrowserReloadOnChatList: reloading the page while on "my chats"
+// shows the list (the page used to render before the app had started my
+// rooms and threw, leaving the app empty; found by TestBrowserXSSCorpus).
+func TestBrowserReloadOnChatList(t *testing.T) {
+	requireChromium(t)
+	s := startServer(t)
+
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+
+	seedRoom(t, s, "Reload bike")
+	seller := openBrowser(ctx, t, "seller", s.URL, "en-US")
+	seller.signIn("seller@example.com")
+	seller.navigate("/#/chats")
+	seller.waitJS("the chat list before the reload", `document.querySelectorAll('#chat-list .chat-row').length === 1`)
+
+	seller.do(chromedp.Reload())
+	seller.waitJS("the chat list after the reload",
+		`document.querySelectorAll('#chat-list .chat-row').length === 1 && document.querySelector('#chat-list .chat-post')?.textContent === 'Reload bike'`)
+	seller.checkConsole()
+}

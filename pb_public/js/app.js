@@ -192,6 +192,8 @@ async function startSignedIn() {
   const chats = new ChatsStore(api, ctx.me.id);
   ctx.chats = chats;
   chats.subscribe(updateNav);
+  // The chat list may have been rendered before the store existed.
+  if (document.body.dataset.view === 'chats') render();
   // Subscribe first, then load: nothing falls in between.
   if (pb.realtime.isConnected) {
     try {

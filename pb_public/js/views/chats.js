@@ -46,6 +46,12 @@ export function mount(ctx, main) {
   const status = h('p', { class: 'list-status', role: 'status' });
   main.append(h('section', { class: 'page chats' }, list, status));
   const store = ctx.chats;
+  if (!store) {
+    // Opened (or reloaded) before the app has started my rooms: the app
+    // renders this page again once they exist.
+    status.textContent = ctx.t('loading');
+    return null;
+  }
 
   function draw() {
     const now = new Date();

@@ -14,17 +14,20 @@ export function mount(ctx, main, { params: [id] }) {
   let post = null;
   let chatCount = null;
   let gone = false;
+  let closed = false; // the page was left: late answers must not draw over the next one
 
   async function load() {
     try {
       post = await ctx.pb.collection('posts').getOne(id, { expand: ctx.me ? 'author' : '' });
+      if (closed) return;
       draw();
       if (ctx.me && post.author === ctx.me.id) {
         const res = await ctx.pb.collection('rooms').getList(1, 1, { filter: ctx.pb.filter('post = {:id}', { id }) });
         chatCount = res.totalItems;
-        draw();
+        if (!closed) draw();
       }
     } catch (err) {
+      if (closed) return;
       ctx.setHeader({ title: ctx.t('error_not_found'), back: '#/' });
       fill(page, h('p', { class: 'notice', text: ctx.errorText(err) }));
     }
@@ -139,5 +142,8 @@ export function mount(ctx, main, { params: [id] }) {
     draw();
   });
   load();
-  return off;
+  return () => {
+    closed = true;
+    off();
+  };
 }
