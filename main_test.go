@@ -251,8 +251,16 @@ func TestBinaryServesContractOnEmptyDataDir(t *testing.T) {
 		if res.StatusCode != http.StatusOK || !strings.Contains(string(body), want) {
 			t.Errorf("GET %s = %d, contains %q: %v; want 200 and true", path, res.StatusCode, want, strings.Contains(string(body), want))
 		}
-		if path == "/" && !strings.Contains(res.Header.Get("Content-Security-Policy"), "script-src 'self'") {
-			t.Errorf("GET / Content-Security-Policy = %q; want script-src 'self'", res.Header.Get("Content-Security-Policy"))
+		if path == "/" {
+			for header, want := range map[string]string{
+				"Content-Security-Policy": "script-src 'self'",
+				"X-Content-Type-Options":  "nosniff",
+				"Referrer-Policy":         "same-origin",
+			} {
+				if got := res.Header.Get(header); !strings.Contains(got, want) {
+					t.Errorf("GET / %s = %q; want it to contain %q", header, got, want)
+				}
+			}
 		}
 	}
 
