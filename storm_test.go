@@ -25,6 +25,7 @@ import (
 	"github.com/pocketbase/pocketbase/core"
 
 	"github.com/marketchat/marketchat/hooks"
+	"github.com/marketchat/marketchat/internal/sse"
 )
 
 // A reconnect storm against the shipped binary: thousands of realtime
@@ -799,11 +800,11 @@ func (e *stormEnv) checkStalledReaders(t *testing.T) {
 	go func() {
 		defer close(readerDone)
 		for {
-			ev, err := stormReadEvent(reader.events)
+			ev, err := sse.ReadEvent(reader.events)
 			if err != nil {
 				return
 			}
-			if ev.name == "posts/*" {
+			if ev.Name == "posts/*" {
 				received.Add(1)
 			}
 		}
@@ -890,7 +891,7 @@ func (e *stormEnv) checkDeliveryAfterStorm(t *testing.T) {
 
 	st.conn.SetReadDeadline(time.Now().Add(stormHealthMax + 2*time.Second))
 	for {
-		ev, err := stormReadEvent(st.events)
+		ev, err := sse.ReadEvent(st.events)
 		if err != nil {
 			t.Fatalf("waiting for the message after the storm: %v; want the event on %q", err, topic)
 		}
@@ -898,7 +899,7 @@ func (e *stormEnv) checkDeliveryAfterStorm(t *testing.T) {
 			Action string
 			Record struct{ Text string }
 		}
-		if ev.name == topic && json.Unmarshal(ev.data, &data) == nil && data.Record.Text == text {
+		if ev.Name == topic && json.Unmarshal(ev.Data, &data) == nil && data.Record.Text == text {
 			t.Logf("after the storm: a participant's message reached the other participant's fresh stream")
 			return
 		}
@@ -1156,57 +1157,21 @@ func stormConnect(ctx context.Context, addr string, rcvbuf int) (*stormStream, s
 	}
 	ans := stormAnswer{status: res.StatusCode, contentType: res.Header.Get("Content-Type")}
 	events := bufio.NewReaderSize(res.Body, 4096)
-	ev, err := stormReadEvent(events)
+	ev, err := sse.ReadEvent(events)
 	if err != nil {
 		return fail(ans, fmt.Errorf("read PB_CONNECT: %w", err))
 	}
 	var hello struct {
 		ClientID string `json:"clientId"`
 	}
-	if ev.name != "PB_CONNECT" || json.Unmarshal(ev.data, &hello) != nil || hello.ClientID == "" {
-		return fail(ans, fmt.Errorf("first event %q %q; want PB_CONNECT with a clientId", ev.name, ev.data))
+	if ev.Name != "PB_CONNECT" || json.Unmarshal(ev.Data, &hello) != nil || hello.ClientID == "" {
+		return fail(ans, fmt.Errorf("first event %q %q; want PB_CONNECT with a clientId", ev.Name, ev.Data))
 	}
 	if !stop() { // ctx ended just now
 		return fail(ans, ctx.Err())
 	}
 	conn.SetDeadline(time.Time{})
 	return &stormStream{conn: conn, events: events, clientID: hello.ClientID}, ans, nil
-}
-
-type stormEvent struct {
-	name string
-	data []byte
-}
-
-// stormReadEvent reads the next server-sent event.
-func stormReadEvent(br *bufio.Reader) (stormEvent, error) {
-	var ev stormEvent
-	var data [][]byte
-	for {
-		line, err := br.ReadBytes('\n')
-		if err != nil {
-			return ev, err
-		}
-		line = bytes.TrimRight(line, "\r\n")
-		if len(line) == 0 {
-			if ev.name == "" && data == nil {
-				continue
-			}
-			ev.data = bytes.Join(data, []byte("\n"))
-			return ev, nil
-		}
-		if line[0] == ':' {
-			continue
-		}
-		field, value, _ := bytes.Cut(line, []byte(":"))
-		value = bytes.TrimPrefix(value, []byte(" "))
-		switch string(field) {
-		case "event":
-			ev.name = string(value)
-		case "data":
-			data = append(data, value)
-		}
-	}
 }
 
 // stormTopics returns n distinct topics of the collections the fan-out

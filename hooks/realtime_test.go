@@ -20,11 +20,12 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"slices"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/pocketbase/pocketbase/tests"
+
+	"github.com/marketchat/marketchat/internal/sse"
 )
 
 const (
@@ -208,32 +209,16 @@ func (s *realtimeServer) connectCtx(tb testing.TB, parent context.Context, userI
 // closes out.
 func readSSE(ctx context.Context, body io.Reader, out chan<- sseEvent) {
 	defer close(out)
-	scanner := bufio.NewScanner(body)
-	scanner.Buffer(make([]byte, 64<<10), 1<<20)
-	var ev sseEvent
-	for scanner.Scan() {
-		line := scanner.Text()
-		if line == "" { // a blank line ends an event
-			if ev.name != "" || ev.data != "" {
-				select {
-				case out <- ev:
-				case <-ctx.Done():
-					return
-				}
-			}
-			ev = sseEvent{}
-			continue
+	br := bufio.NewReader(body)
+	for {
+		ev, err := sse.ReadEvent(br)
+		if err != nil {
+			return
 		}
-		field, value, _ := strings.Cut(line, ":")
-		value = strings.TrimPrefix(value, " ")
-		switch field {
-		case "event":
-			ev.name = value
-		case "data":
-			if ev.data != "" {
-				ev.data += "\n"
-			}
-			ev.data += value
+		select {
+		case out <- sseEvent{name: ev.Name, data: string(ev.Data)}:
+		case <-ctx.Done():
+			return
 		}
 	}
 }

@@ -2,7 +2,6 @@ package main
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -13,6 +12,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/marketchat/marketchat/internal/sse"
 )
 
 // newSSETransport is for the long-lived event streams: one TCP connection
@@ -27,45 +28,6 @@ func newSSETransport() *http.Transport {
 		DisableKeepAlives:   true, // a stream's connection is never reused
 		ReadBufferSize:      2048,
 		WriteBufferSize:     1024,
-	}
-}
-
-// sseEvent is one server-sent event.
-type sseEvent struct {
-	name string
-	data []byte
-}
-
-// readEvent reads the next event. Fields are "name:value" (one optional
-// space after the colon); "data" lines are joined with "\n"; a blank line
-// ends the event; comments (":...") are skipped.
-func readEvent(br *bufio.Reader) (sseEvent, error) {
-	var ev sseEvent
-	var data [][]byte
-	for {
-		line, err := br.ReadBytes('\n')
-		if err != nil {
-			return ev, err
-		}
-		line = bytes.TrimRight(line, "\r\n")
-		if len(line) == 0 {
-			if ev.name == "" && data == nil {
-				continue
-			}
-			ev.data = bytes.Join(data, []byte("\n"))
-			return ev, nil
-		}
-		if line[0] == ':' {
-			continue
-		}
-		field, value, _ := bytes.Cut(line, []byte(":"))
-		value = bytes.TrimPrefix(value, []byte(" "))
-		switch string(field) {
-		case "event":
-			ev.name = string(value)
-		case "data":
-			data = append(data, value)
-		}
 	}
 }
 
@@ -134,7 +96,7 @@ func openStream(ctx context.Context, sseClient *http.Client, a *api, w *world, t
 		return fail(fmt.Errorf("GET /api/realtime = %d: %s", resp.StatusCode, b))
 	}
 	br := bufio.NewReaderSize(resp.Body, 2048)
-	ev, err := readEvent(br)
+	ev, err := sse.ReadEvent(br)
 	if err != nil {
 		resp.Body.Close()
 		return fail(fmt.Errorf("reading PB_CONNECT: %w", err))
@@ -142,9 +104,9 @@ func openStream(ctx context.Context, sseClient *http.Client, a *api, w *world, t
 	var connect struct {
 		ClientID string `json:"clientId"`
 	}
-	if ev.name != "PB_CONNECT" || json.Unmarshal(ev.data, &connect) != nil || connect.ClientID == "" {
+	if ev.Name != "PB_CONNECT" || json.Unmarshal(ev.Data, &connect) != nil || connect.ClientID == "" {
 		resp.Body.Close()
-		return fail(fmt.Errorf("first event %q %q; want PB_CONNECT with a clientId", ev.name, ev.data))
+		return fail(fmt.Errorf("first event %q %q; want PB_CONNECT with a clientId", ev.Name, ev.Data))
 	}
 	if _, err := a.do(sctx, "POST", "/api/realtime", w.tokens[u], map[string]any{
 		"clientId":      connect.ClientID,
@@ -163,7 +125,7 @@ func openStream(ctx context.Context, sseClient *http.Client, a *api, w *world, t
 		defer close(s.done)
 		defer resp.Body.Close()
 		for {
-			ev, err := readEvent(br)
+			ev, err := sse.ReadEvent(br)
 			if err != nil {
 				if sctx.Err() == nil {
 					tr.dropped.Add(1)

@@ -12,6 +12,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/marketchat/marketchat/internal/sse"
 )
 
 // Create request outcomes kept in msgState.status besides the HTTP status.
@@ -106,15 +108,15 @@ func parseMessageText(text string) (seq int, sentAt int64, ok bool) {
 }
 
 // handle accounts for one event received by user at recv.
-func (t *tracker) handle(user int, ev sseEvent, recv time.Time) {
+func (t *tracker) handle(user int, ev sse.Event, recv time.Time) {
 	var p eventPayload
-	if err := json.Unmarshal(ev.data, &p); err != nil {
+	if err := json.Unmarshal(ev.Data, &p); err != nil {
 		t.other.Add(1)
 		return
 	}
 	collection := p.Record.CollectionName
 	if collection == "" { // a custom event shape: fall back to the topic
-		collection, _, _ = strings.Cut(ev.name, "/")
+		collection, _, _ = strings.Cut(ev.Name, "/")
 	}
 	switch collection {
 	case "messages":
