@@ -105,6 +105,7 @@ type fanout struct {
 
 	workers []chan fanoutEvent
 	done    chan struct{}
+	running sync.WaitGroup // the workers
 }
 
 type fanoutEvent struct {
@@ -148,10 +149,14 @@ func registerRealtime(app core.App, cfg Config) *fanout {
 	for range n {
 		queue := make(chan fanoutEvent, fanoutQueueSize)
 		f.workers = append(f.workers, queue)
+		f.running.Add(1)
 		go f.work(queue)
 	}
 	app.OnTerminate().BindFunc(func(e *core.TerminateEvent) error {
+		// Workers finish the event in hand before the app closes its
+		// databases (a worker querying a closed app panicked in CI).
 		f.stop()
+		f.running.Wait()
 		return e.Next()
 	})
 
@@ -224,16 +229,33 @@ func shard(key string, n int) int {
 }
 
 func (f *fanout) work(queue chan fanoutEvent) {
+	defer f.running.Done()
 	for {
 		select {
 		case <-f.done:
 			return
 		case ev := <-queue:
-			if err := f.deliver(ev); err != nil {
+			select {
+			case <-f.done: // stopping: the database may be closing
+				return
+			default:
+			}
+			if err := f.deliverSafely(ev); err != nil {
 				f.app.Logger().Warn("realtime fan-out failed", "collection", ev.record.Collection().Name, "id", ev.record.Id, "error", err)
 			}
 		}
 	}
+}
+
+// deliverSafely is deliver with a panic turned into an error: one bad
+// event must not take the server down.
+func (f *fanout) deliverSafely(ev fanoutEvent) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("panic: %v", r)
+		}
+	}()
+	return f.deliver(ev)
 }
 
 // deliver sends ev to every connection that may see it and subscribed to it.
