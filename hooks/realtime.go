@@ -1,6 +1,7 @@
 package hooks
 
 import (
+	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -262,22 +263,33 @@ func (f *fanout) deliverSafely(ev fanoutEvent) (err error) {
 func (f *fanout) deliver(ev fanoutEvent) error {
 	collection := ev.record.Collection()
 
-	var members []string // who may see the record; nil means anyone
+	// Who may see the record, read when it is delivered (not when it was
+	// stored), so that someone who left in between gets nothing more;
+	// nil means anyone.
+	var members []string
 	switch collection.Name {
 	case messagesCollection:
-		var raw string
-		err := f.app.DB().Select("participants").From(roomsCollection).
-			Where(dbx.HashExp{"id": ev.record.GetString("room")}).Row(&raw)
+		current, err := f.roomParticipants(ev.record.GetString("room"))
 		if err != nil {
-			return fmt.Errorf("participants of room %q: %w", ev.record.GetString("room"), err)
+			return err
 		}
-		var list types.JSONArray[string]
-		if err := list.Scan(raw); err != nil {
-			return fmt.Errorf("participants of room %q: %w", ev.record.GetString("room"), err)
-		}
-		members = list
+		members = current
 	case roomsCollection:
-		members = ev.record.GetStringSlice("participants")
+		current, err := f.roomParticipants(ev.record.Id)
+		if errors.Is(err, sql.ErrNoRows) {
+			return nil // deleted since: its delete event goes through PocketBase
+		}
+		if err != nil {
+			return err
+		}
+		// In the event's own list and still in the room: an invitee gets
+		// the event that invited them; someone who left since does not.
+		members = []string{}
+		for _, id := range ev.record.GetStringSlice("participants") {
+			if slices.Contains(current, id) {
+				members = append(members, id)
+			}
+		}
 		unread, reads, err := roomReadStates(f.app, ev.record)
 		if err != nil {
 			return err
@@ -319,6 +331,21 @@ func (f *fanout) deliver(ev fanoutEvent) error {
 		}
 	}
 	return nil
+}
+
+// roomParticipants reads a room's participants as they are now.
+func (f *fanout) roomParticipants(roomID string) ([]string, error) {
+	var raw string
+	err := f.app.DB().Select("participants").From(roomsCollection).
+		Where(dbx.HashExp{"id": roomID}).Row(&raw)
+	if err != nil {
+		return nil, fmt.Errorf("participants of room %q: %w", roomID, err)
+	}
+	var list types.JSONArray[string]
+	if err := list.Scan(raw); err != nil {
+		return nil, fmt.Errorf("participants of room %q: %w", roomID, err)
+	}
+	return list, nil
 }
 
 // candidates returns the connections of members (and of superusers), or,
