@@ -9,7 +9,6 @@ import (
 	"github.com/pocketbase/dbx"
 	"github.com/pocketbase/pocketbase/apis"
 	"github.com/pocketbase/pocketbase/core"
-	"github.com/pocketbase/pocketbase/tools/router"
 )
 
 // registerChat adds POST /api/posts/{id}/chat, the chat button.
@@ -36,11 +35,7 @@ func openChat(e *core.RequestEvent) error {
 	// The answer is enriched from the request (expand, fields), which
 	// reads the body: refuse an unreadable one before creating anything.
 	if _, err := e.RequestInfo(); err != nil {
-		var apiErr *router.ApiError
-		if errors.As(err, &apiErr) {
-			return apiErr // e.g. 413 for an oversized body
-		}
-		return e.BadRequestError("Failed to read the submitted data.", err)
+		return apiError(err, e.BadRequestError(unreadableBody, err))
 	}
 
 	var room *core.Record
@@ -77,7 +72,7 @@ func openChat(e *core.RequestEvent) error {
 		return nil
 	})
 	if err != nil {
-		return apiError(e, err, "Failed to open the chat.")
+		return apiError(err, e.InternalServerError("Failed to open the chat.", err))
 	}
 
 	if err := apis.EnrichRecord(e, room); err != nil {

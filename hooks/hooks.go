@@ -142,28 +142,36 @@ func checkBodyKinds(e *core.RecordRequestEvent, numbers, texts []string) error {
 	// ("abc" is 0 there): read the raw body again (it is rereadable).
 	body := map[string]any{}
 	if err := e.BindBody(&body); err != nil {
-		return e.BadRequestError("Failed to read the submitted data.", err)
+		return e.BadRequestError(unreadableBody, err)
 	}
 	for _, name := range numbers {
+		ok := true
 		switch v := body[name].(type) {
 		case nil, float64, int, int64:
 		case string:
-			if _, err := strconv.ParseFloat(strings.TrimSpace(v), 64); err != nil && strings.TrimSpace(v) != "" {
-				return e.BadRequestError("Failed to read the submitted data.", fieldError(name, "validation_invalid_number", "Must be a number."))
+			if trimmed := strings.TrimSpace(v); trimmed != "" {
+				_, err := strconv.ParseFloat(trimmed, 64)
+				ok = err == nil
 			}
 		default:
-			return e.BadRequestError("Failed to read the submitted data.", fieldError(name, "validation_invalid_number", "Must be a number."))
+			ok = false
+		}
+		if !ok {
+			return e.BadRequestError(unreadableBody, fieldError(name, "validation_invalid_number", "Must be a number."))
 		}
 	}
 	for _, name := range texts {
 		switch body[name].(type) {
 		case nil, string:
 		default:
-			return e.BadRequestError("Failed to read the submitted data.", fieldError(name, "validation_invalid_text", "Must be text."))
+			return e.BadRequestError(unreadableBody, fieldError(name, "validation_invalid_text", "Must be text."))
 		}
 	}
 	return nil
 }
+
+// unreadableBody is PocketBase's own message for a body it cannot load.
+const unreadableBody = "Failed to read the submitted data."
 
 // fieldError is a 400-style validation error naming one field, rendered by
 // PocketBase as data.<field>.code / data.<field>.message.
@@ -172,12 +180,12 @@ func fieldError(field, code, message string) validation.Errors {
 }
 
 // apiError passes err on when it already is an API error (a 404 decided
-// inside a transaction, say) and otherwise answers 500 with message, the
-// cause kept for the logs only.
-func apiError(e *core.RequestEvent, err error, message string) error {
+// inside a transaction, a 413 for a body over the limit) and otherwise
+// answers fallback, the cause kept for the logs only.
+func apiError(err error, fallback *router.ApiError) error {
 	var apiErr *router.ApiError
 	if errors.As(err, &apiErr) {
 		return apiErr
 	}
-	return e.InternalServerError(message, err)
+	return fallback
 }

@@ -160,7 +160,7 @@ func markRead(e *core.RequestEvent) error {
 		return nil
 	})
 	if err != nil {
-		return apiError(e, err, "Failed to mark the room read.")
+		return apiError(err, e.InternalServerError("Failed to mark the room read.", err))
 	}
 	return e.NoContent(http.StatusNoContent)
 }
