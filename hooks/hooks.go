@@ -93,10 +93,10 @@ func Register(app core.App, config Config) error {
 	registerUsers(app)
 	registerPosts(app)
 	registerRooms(app)
-	registerMessages(app, newFloodGuard(FloodMaxMessages, FloodWindow))
+	fan := registerRealtime(app, config)
+	registerMessages(app, newFloodGuard(FloodMaxMessages, FloodWindow), fan)
 	registerReads(app)
 	registerChat(app)
-	registerRealtime(app, config)
 	registerQueryGuard(app)
 	registerStorageErrors(app)
 	return nil

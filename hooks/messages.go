@@ -2,8 +2,11 @@ package hooks
 
 import (
 	"fmt"
+	"net/http"
 	"unicode/utf8"
 
+	"github.com/pocketbase/dbx"
+	"github.com/pocketbase/pocketbase/apis"
 	"github.com/pocketbase/pocketbase/core"
 )
 
@@ -14,7 +17,9 @@ import (
 // message updates its room's last_message and last_message_at in the same
 // transaction. For client requests: the sender defaults to the requester,
 // anyone else is a 400 naming "sender", and flood control answers 429.
-func registerMessages(app core.App, flood *floodGuard) {
+// Successful sends stay out of the request logs (failures are logged): a
+// busy chat would otherwise write a log row per message.
+func registerMessages(app core.App, flood *floodGuard, fan *fanout) {
 	app.OnRecordValidate(messagesCollection).BindFunc(func(e *core.RecordEvent) error {
 		if err := checkText(e.Record, "text"); err != nil {
 			return err
@@ -72,12 +77,61 @@ func registerMessages(app core.App, flood *floodGuard) {
 			if err := e.Next(); err != nil {
 				return err
 			}
+			if fan.ownsRoomEvents() {
+				return touchRoomInPlace(txApp, e.Record)
+			}
 			return touchRoom(txApp, e.Record)
 		})
 	})
+
+	app.OnServe().BindFunc(func(se *core.ServeEvent) error {
+		skip := apis.SkipSuccessActivityLog()
+		se.Router.BindFunc(func(e *core.RequestEvent) error {
+			if e.Request.Method == http.MethodPost && isMessagesCollection(e.App, e.Request.PathValue("collection")) {
+				return skip.Func(e)
+			}
+			return e.Next()
+		})
+		return se.Next()
+	})
 }
 
-// touchRoom sets the room's last_message and last_message_at from message.
+func isMessagesCollection(app core.App, nameOrID string) bool {
+	if nameOrID == "" {
+		return false
+	}
+	c, err := app.FindCachedCollectionByNameOrId(nameOrID)
+	return err == nil && c.Name == messagesCollection
+}
+
+// roomTouchedKey marks a new message (in its record's custom data, which is
+// never exported) whose room preview touchRoomInPlace updated: the fan-out
+// then sends the room event itself, after the message.
+const roomTouchedKey = "@marketchatRoomTouched"
+
+// touchRoomInPlace is touchRoom in one UPDATE, without loading and saving
+// the room record (and so without PocketBase's room update hooks, whose
+// only consumer is the realtime broadcast the fan-out replaces).
+func touchRoomInPlace(app core.App, message *core.Record) error {
+	at := message.GetDateTime("created").String()
+	res, err := app.DB().NewQuery(`UPDATE {{` + roomsCollection + `}}
+		SET [[last_message]] = {:text}, [[last_message_at]] = {:at}, [[updated]] = {:at}
+		WHERE [[id]] = {:room}`).
+		Bind(dbx.Params{"text": preview(message), "at": at, "room": message.GetString("room")}).
+		Execute()
+	if err != nil {
+		return fmt.Errorf("update room of message %q: %w", message.Id, err)
+	}
+	if n, err := res.RowsAffected(); err != nil || n != 1 {
+		return fmt.Errorf("update room of message %q: %d rows, %v", message.Id, n, err)
+	}
+	message.SetRaw(roomTouchedKey, true)
+	return nil
+}
+
+// touchRoom sets the room's last_message and last_message_at from message
+// by saving the room, so that PocketBase's hooks (its realtime broadcast)
+// see the change.
 func touchRoom(app core.App, message *core.Record) error {
 	room, err := app.FindRecordById(roomsCollection, message.GetString("room"))
 	if err != nil {

@@ -751,3 +751,39 @@ func messagesMultipart(tb testing.TB, fields map[string]string, n int) (*bytes.B
 	}
 	return body, mp.FormDataContentType()
 }
+
+// TestMessagesSuccessfulSendsAreNotLogged: a stored message writes no
+// request log (one per chat message would flood the logs database), while a
+// refused one is logged as usual, as is any other successful request.
+func TestMessagesSuccessfulSendsAreNotLogged(t *testing.T) {
+	s := newRealtimeServer(t)
+	s.app.Settings().Logs.MaxDays = 1 // test apps keep no logs; a served app keeps 5 days
+	s.sendMessage(t, bob, roomBike, "not in the logs")
+	s.mustRequest(t, http.MethodPost, "/api/collections/messages/records", bob,
+		map[string]any{"room": roomBike, "text": "  "}, http.StatusBadRequest)
+	s.mustRequest(t, http.MethodGet, "/api/collections/posts/records", bob, nil, http.StatusOK)
+
+	count := func(method, url string, status int) int {
+		var n int
+		err := s.app.AuxDB().NewQuery(`SELECT count(*) FROM _logs
+			WHERE json_extract(data, '$.method') = {:method} AND json_extract(data, '$.url') = {:url}
+			  AND json_extract(data, '$.status') = {:status}`).
+			Bind(dbx.Params{"method": method, "url": url, "status": status}).Row(&n)
+		if err != nil {
+			t.Fatalf("count request logs: %v", err)
+		}
+		return n
+	}
+	const create = "/api/collections/messages/records"
+	// The logger writes in batches every few seconds.
+	deadline := time.Now().Add(10 * time.Second)
+	for count("POST", create, http.StatusBadRequest) == 0 || count("GET", "/api/collections/posts/records", http.StatusOK) == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("the refused send and the posts list were not logged within 10s")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if n := count("POST", create, http.StatusOK); n != 0 {
+		t.Errorf("successful message sends logged %d times; want 0", n)
+	}
+}

@@ -113,6 +113,13 @@ type fanoutEvent struct {
 	action string
 	record *core.Record
 
+	// roomTouched: a new message whose room preview was updated in place
+	// (touchRoomInPlace); the room's own event follows the message's.
+	roomTouched bool
+	// messageToPocketBase: PocketBase's broadcast delivers the message
+	// itself (its rules were changed); only the room event is ours.
+	messageToPocketBase bool
+
 	// For rooms: every participant's read state, computed once per event.
 	unread map[string]int
 	reads  map[string]string
@@ -194,16 +201,37 @@ func (f *fanout) stop() {
 // the fan-out enforces.
 func (f *fanout) intercept(action string, e *core.RecordEvent) error {
 	collection := e.Record.Collection()
+	touched, _ := e.Record.GetRaw(roomTouchedKey).(bool)
+	ev := fanoutEvent{action: action, record: e.Record.Fresh(), roomTouched: touched}
 	if !hasFastPathRules(collection) {
+		if touched { // the room's event is still ours to send
+			ev.messageToPocketBase = true
+			f.enqueue(ev)
+		}
 		return e.Next()
 	}
-	ev := fanoutEvent{action: action, record: e.Record.Fresh()}
+	f.enqueue(ev)
+	return nil
+}
+
+// enqueue hands ev to its worker, or drops it when the fan-out stops.
+func (f *fanout) enqueue(ev fanoutEvent) {
 	queue := f.workers[shard(routeKey(ev.record), len(f.workers))]
 	select {
 	case queue <- ev:
 	case <-f.done:
 	}
-	return nil
+}
+
+// ownsRoomEvents reports whether the fan-out sends the room events of new
+// messages itself (the rooms fast path is on), so that the message hook may
+// update the room's preview in place.
+func (f *fanout) ownsRoomEvents() bool {
+	if f.cfg.PlainRealtime {
+		return false
+	}
+	rooms, err := f.app.FindCachedCollectionByNameOrId(roomsCollection)
+	return err == nil && hasFastPathRules(rooms)
 }
 
 func hasFastPathRules(c *core.Collection) bool {
@@ -259,21 +287,29 @@ func (f *fanout) deliverSafely(ev fanoutEvent) (err error) {
 	return f.deliver(ev)
 }
 
-// deliver sends ev to every connection that may see it and subscribed to it.
+// deliver sends ev to every connection that may see it and subscribed to
+// it. Who may see a message or room is read when it is delivered (not when
+// it was stored), so that someone who left in between gets nothing more.
 func (f *fanout) deliver(ev fanoutEvent) error {
-	collection := ev.record.Collection()
-
-	// Who may see the record, read when it is delivered (not when it was
-	// stored), so that someone who left in between gets nothing more;
-	// nil means anyone.
-	var members []string
-	switch collection.Name {
+	switch ev.record.Collection().Name {
 	case messagesCollection:
-		current, err := f.roomParticipants(ev.record.GetString("room"))
-		if err != nil {
-			return err
+		room, err := f.app.FindRecordById(roomsCollection, ev.record.GetString("room"))
+		if errors.Is(err, sql.ErrNoRows) {
+			return nil // deleted since, and its messages with it
 		}
-		members = current
+		if err != nil {
+			return fmt.Errorf("room of message %q: %w", ev.record.Id, err)
+		}
+		members := room.GetStringSlice("participants")
+		if !ev.messageToPocketBase {
+			f.send(ev, members)
+		}
+		if !ev.roomTouched {
+			return nil
+		}
+		// The room as it is now: its preview, its participants.
+		return f.deliverRoom(fanoutEvent{action: "update", record: room}, members)
+
 	case roomsCollection:
 		current, err := f.roomParticipants(ev.record.Id)
 		if errors.Is(err, sql.ErrNoRows) {
@@ -284,19 +320,33 @@ func (f *fanout) deliver(ev fanoutEvent) error {
 		}
 		// In the event's own list and still in the room: an invitee gets
 		// the event that invited them; someone who left since does not.
-		members = []string{}
+		members := []string{}
 		for _, id := range ev.record.GetStringSlice("participants") {
 			if slices.Contains(current, id) {
 				members = append(members, id)
 			}
 		}
-		unread, reads, err := roomReadStates(f.app, ev.record)
-		if err != nil {
-			return err
-		}
-		ev.unread, ev.reads = unread, reads
+		return f.deliverRoom(ev, members)
 	}
+	f.send(ev, nil) // posts: anyone
+	return nil
+}
 
+// deliverRoom sends a room event to members, each with their own read state.
+func (f *fanout) deliverRoom(ev fanoutEvent, members []string) error {
+	unread, reads, err := roomReadStates(f.app, ev.record)
+	if err != nil {
+		return err
+	}
+	ev.unread, ev.reads = unread, reads
+	f.send(ev, members)
+	return nil
+}
+
+// send writes ev to the connections of members (nil: anyone) that
+// subscribed to it.
+func (f *fanout) send(ev fanoutEvent, members []string) {
+	collection := ev.record.Collection()
 	topics := []string{
 		collection.Name + "/" + ev.record.Id + "?", collection.Id + "/" + ev.record.Id + "?",
 		collection.Name + "/*?", collection.Id + "/*?",
@@ -330,7 +380,6 @@ func (f *fanout) deliver(ev fanoutEvent) error {
 			c.Send(subscriptions.Message{Name: topic, Data: data})
 		}
 	}
-	return nil
 }
 
 // roomParticipants reads a room's participants as they are now.

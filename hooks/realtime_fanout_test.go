@@ -98,10 +98,42 @@ func TestFanoutFallsBackWhenRulesChange(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	carolStream := s.connect(t, carol, "messages/*")
+	carolStream := s.connect(t, carol, "messages/*", "rooms/*")
+	bobStream := s.connect(t, bob, "rooms/*")
 	s.sendMessage(t, alice, roomBike, "visible to every signed-in user now")
 	ev := carolStream.expectEvent(t, "messages/*", realtimeEventTimeout)
 	wantRecord(t, carol, ev, "create", map[string]any{"text": "visible to every signed-in user now"})
+	// The room's event still comes from the fan-out, to its participants only.
+	ev = bobStream.expectEvent(t, "rooms/*", realtimeEventTimeout)
+	wantRecord(t, bob, ev, "update", map[string]any{"id": roomBike, "last_message": "visible to every signed-in user now", "unread": float64(2)})
+	carolStream.expectNoEvent(t, realtimeQuietWindow)
+}
+
+// TestFanoutFallsBackWhenRoomRulesChange: with the rooms rules changed, a
+// new message saves its room the ordinary way, so PocketBase's broadcast
+// sends the room event under the new rule, and the message itself still
+// goes through the fan-out.
+func TestFanoutFallsBackWhenRoomRulesChange(t *testing.T) {
+	s := newRealtimeServer(t)
+	rooms, err := s.app.FindCollectionByNameOrId("rooms")
+	if err != nil {
+		t.Fatal(err)
+	}
+	signedIn := `@request.auth.id != ""`
+	rooms.ListRule = types.Pointer(signedIn)
+	rooms.ViewRule = types.Pointer(signedIn)
+	if err := s.app.Save(rooms); err != nil {
+		t.Fatal(err)
+	}
+
+	carolStream := s.connect(t, carol, "rooms/*", "messages/*")
+	bobStream := s.connect(t, bob, roomMessagesTopic(roomBike))
+	s.sendMessage(t, alice, roomBike, "every signed-in user sees the room now")
+	ev := carolStream.expectEvent(t, "rooms/*", realtimeEventTimeout)
+	wantRecord(t, carol, ev, "update", map[string]any{"id": roomBike, "last_message": "every signed-in user sees the room now"})
+	ev = bobStream.expectEvent(t, roomMessagesTopic(roomBike), realtimeEventTimeout)
+	wantRecord(t, bob, ev, "create", map[string]any{"text": "every signed-in user sees the room now"})
+	carolStream.expectNoEvent(t, realtimeQuietWindow) // not her room's message
 }
 
 // TestFanoutReconnect: a client that drops its stream and subscribes again
@@ -188,7 +220,22 @@ func (s *realtimeServer) connectClosable(tb testing.TB, userID string, topics ..
 	tb.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	c := s.connectCtx(tb, ctx, userID, topics...)
-	return c, cancel
+	// Closing returns once the server has dropped the stream, so that the
+	// caps count it no more.
+	return c, func() {
+		cancel()
+		deadline := time.Now().Add(realtimeEventTimeout)
+		for {
+			if _, err := s.app.SubscriptionsBroker().ClientById(c.id); err != nil {
+				return
+			}
+			if time.Now().After(deadline) {
+				tb.Errorf("stream %s still registered %s after its client closed it", c.id, realtimeEventTimeout)
+				return
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
 }
 
 // openStream opens GET /api/realtime and returns its status and, for a
@@ -356,7 +403,9 @@ func dialStalled(tb testing.TB, s *realtimeServer) *stalledStream {
 // fan-out ends the after-success chain, so PocketBase's broadcast (bound on
 // the model chain after core's record proxy) never sees those events, while
 // record after-success hooks bound before it still run. Other collections
-// keep the whole chain.
+// keep the whole chain. A new message updates its room's preview in place:
+// the room's record hooks do not run for it (the fan-out sends the room
+// event itself, see TestRealtimeRoomEvents).
 func TestFanoutReplacesBuiltinBroadcast(t *testing.T) {
 	app := newTestApp(t)
 	recordHooks := map[string]int{}
@@ -389,6 +438,22 @@ func TestFanoutReplacesBuiltinBroadcast(t *testing.T) {
 		t.Fatal(err)
 	}
 	if err := saveRecord(app, "messages", "msgnewfanout001", map[string]any{"room": roomBike, "sender": bob, "text": "hi"}); err != nil {
+		t.Fatal(err)
+	}
+	room, err := app.FindRecordById("rooms", roomBike)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := room.GetString("last_message"); got != "hi" {
+		t.Fatalf("roomBike's last_message = %q after the message; want %q", got, "hi")
+	}
+	mu.Lock()
+	if recordHooks["rooms"] != 0 {
+		t.Errorf("room record hooks ran %d times for a new message; want 0 (preview updated in place)", recordHooks["rooms"])
+	}
+	mu.Unlock()
+	room.Set("participants+", dave)
+	if err := app.Save(room); err != nil {
 		t.Fatal(err)
 	}
 	user, err := app.FindRecordById("users", carol)
