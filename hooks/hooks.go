@@ -15,6 +15,7 @@
 //	realtime.go    per-room realtime fan-out, connection and subscription caps
 //	queryguard.go  filters and sorts that could learn about hidden rows
 //	storage.go     a write that finds no space answers 503 (retryable), not 400
+//	authcache.go   a verified auth token skips PocketBase's look-up next time
 //
 // Example usage:
 //
@@ -91,6 +92,7 @@ type Config struct {
 // tests.TestApp.
 func Register(app core.App, config Config) error {
 	registerUsers(app)
+	registerAuthCache(app)
 	registerPosts(app)
 	registerRooms(app)
 	fan := registerRealtime(app, config)

@@ -1,0 +1,124 @@
+package hooks_test
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/pocketbase/pocketbase/core"
+)
+
+// authRefresh calls the users auth-refresh route with token and returns
+// the status: 200 for a valid users token, 401 otherwise.
+func authRefresh(tb testing.TB, s *realtimeServer, token string) int {
+	tb.Helper()
+	return statusWithToken(tb, s, http.MethodPost, "/api/collections/users/auth-refresh", token)
+}
+
+// statusWithToken sends an empty request with token as its Authorization
+// and returns the status.
+func statusWithToken(tb testing.TB, s *realtimeServer, method, path, token string) int {
+	tb.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), realtimeEventTimeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, method, s.srv.URL+path, nil)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	req.Header.Set("Authorization", token)
+	resp, err := s.srv.Client().Do(req)
+	if err != nil {
+		tb.Fatalf("%s %s = %v; want a response", method, path, err)
+	}
+	defer resp.Body.Close()
+	io.Copy(io.Discard, resp.Body)
+	return resp.StatusCode
+}
+
+// TestAuthCacheRevocation: a token the cache has seen stops working as soon
+// as what it depends on changes: the user's password (token key), the
+// user's existence, the collection's token secret.
+func TestAuthCacheRevocation(t *testing.T) {
+	changes := []struct {
+		name       string
+		revoke     func(tb testing.TB, app core.App)
+		othersKeep bool // alice's token stays valid
+	}{
+		{"password changed", func(tb testing.TB, app core.App) {
+			user, err := app.FindRecordById("users", bob)
+			if err != nil {
+				tb.Fatal(err)
+			}
+			user.SetPassword("a new password 123")
+			if err := app.Save(user); err != nil {
+				tb.Fatal(err)
+			}
+		}, true},
+		{"user deleted", func(tb testing.TB, app core.App) {
+			user, err := app.FindRecordById("users", bob)
+			if err != nil {
+				tb.Fatal(err)
+			}
+			if err := app.Delete(user); err != nil {
+				tb.Fatal(err)
+			}
+		}, true},
+		{"token secret rotated", func(tb testing.TB, app core.App) {
+			users, err := app.FindCollectionByNameOrId("users")
+			if err != nil {
+				tb.Fatal(err)
+			}
+			users.AuthToken.Secret = "a-new-secret-of-at-least-thirty-characters"
+			if err := app.Save(users); err != nil {
+				tb.Fatal(err)
+			}
+		}, false},
+	}
+	for _, change := range changes {
+		t.Run(change.name, func(t *testing.T) {
+			s := newRealtimeServer(t)
+			for i := range 3 { // the first verifies and caches, the others hit the cache
+				if got := authRefresh(t, s, tokens[bob]); got != http.StatusOK {
+					t.Fatalf("auth-refresh #%d with bob's token = %d; want 200", i+1, got)
+				}
+			}
+			change.revoke(t, s.app)
+			if got := authRefresh(t, s, tokens[bob]); got != http.StatusUnauthorized {
+				t.Fatalf("auth-refresh with bob's old token after the change = %d; want 401", got)
+			}
+			want := http.StatusUnauthorized // every token of the collection is revoked
+			if change.othersKeep {
+				want = http.StatusOK
+			}
+			if got := authRefresh(t, s, tokens[alice]); got != want {
+				t.Errorf("auth-refresh with alice's token = %d; want %d", got, want)
+			}
+		})
+	}
+}
+
+// TestAuthCacheExpiry: a cached token is refused once it expires.
+func TestAuthCacheExpiry(t *testing.T) {
+	s := newRealtimeServer(t)
+	user, err := s.app.FindRecordById("users", bob)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// exp has one-second resolution: this token expires 1 to 2 s from now.
+	token, err := user.NewStaticAuthToken(2 * time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	markRead := "/api/rooms/" + roomBike + "/read" // 204 for bob, 401 for a guest
+	for i := range 2 {
+		if got := statusWithToken(t, s, http.MethodPost, markRead, token); got != http.StatusNoContent {
+			t.Fatalf("mark read #%d with a fresh token = %d; want 204", i+1, got)
+		}
+	}
+	time.Sleep(2500 * time.Millisecond)
+	if got := statusWithToken(t, s, http.MethodPost, markRead, token); got != http.StatusUnauthorized {
+		t.Fatalf("mark read with the expired token = %d; want 401", got)
+	}
+}
