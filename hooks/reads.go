@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"slices"
+	"sync"
 
 	"github.com/pocketbase/dbx"
 	"github.com/pocketbase/pocketbase/apis"
@@ -28,7 +29,7 @@ import (
 func registerReads(app core.App) {
 	app.OnRecordEnrich(roomsCollection).BindFunc(func(e *core.RecordEnrichEvent) error {
 		if _, done := e.Record.GetRaw("unread").(int); done {
-			return e.Next() // computed for the whole room by the fan-out (roomReadStates)
+			return e.Next() // computed for the whole room by the fan-out (liveRoom)
 		}
 		var viewerID string
 		if e.RequestInfo != nil && e.RequestInfo.Auth != nil {
@@ -85,41 +86,138 @@ func readState(app core.App, room *core.Record, viewerID string) (int, map[strin
 	return row.Unread, reads, nil
 }
 
-// roomReadStates is readState for every participant of room at once, in
-// one query: the fan-out renders a room event for each participant.
-func roomReadStates(app core.App, room *core.Record) (map[string]int, map[string]string, error) {
-	participants := room.GetStringSlice("participants")
-	list, err := json.Marshal(participants)
+// liveRoom is a room as it is now, with every current participant's read
+// state: what the fan-out needs to send one room event per participant.
+type liveRoom struct {
+	record *core.Record
+	unread map[string]int    // participant -> readState's unread
+	reads  map[string]string // participant -> last read time, for those who read
+}
+
+// liveRoomQuery reads a room and its participants' read states in one
+// statement; the fan-out runs it for every new message, so it is prepared
+// once (roomLoader).
+const liveRoomQuery = `
+SELECT r.*, (
+  SELECT json_group_array(json_array(p.value, COALESCE(rr.last_read_at, ''),
+    (SELECT count(*) FROM messages m
+     WHERE m.room = r.id AND m.sender != p.value AND m.created > COALESCE(rr.last_read_at, ''))))
+  FROM json_each(r.participants) p
+  LEFT JOIN room_reads rr ON rr.room = r.id AND rr.user = p.value
+) AS ` + liveRoomStatesColumn + `
+FROM rooms r WHERE r.id = ?`
+
+const liveRoomStatesColumn = "marketchat_read_states"
+
+// roomLoader runs liveRoomQuery as a prepared statement.
+type roomLoader struct {
+	app core.App
+
+	mu   sync.Mutex
+	stmt *sql.Stmt
+}
+
+// load returns the room with id as it is now, or sql.ErrNoRows.
+func (l *roomLoader) load(id string) (*liveRoom, error) {
+	stmt, err := l.prepared()
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	var rows []struct {
-		User       string `db:"user"`
-		LastReadAt string `db:"last_read_at"`
-		Unread     int    `db:"unread"`
-	}
-	err = app.DB().NewQuery(`
-		SELECT p.value AS user,
-		  COALESCE(r.last_read_at, '') AS last_read_at,
-		  (SELECT count(*) FROM messages m
-		   WHERE m.room = {:room} AND m.sender != p.value AND m.created > COALESCE(r.last_read_at, '')
-		  ) AS unread
-		FROM json_each({:participants}) p
-		LEFT JOIN room_reads r ON r.room = {:room} AND r.user = p.value`).
-		Bind(dbx.Params{"room": room.Id, "participants": string(list)}).
-		All(&rows)
+	rows, err := stmt.Query(id)
 	if err != nil {
-		return nil, nil, fmt.Errorf("read states of room %q: %w", room.Id, err)
+		return nil, fmt.Errorf("load room %q: %w", id, err)
 	}
-	unread := make(map[string]int, len(rows))
-	reads := make(map[string]string, len(rows))
-	for _, row := range rows {
-		unread[row.User] = row.Unread
-		if row.LastReadAt != "" {
-			reads[row.User] = row.LastReadAt
+	defer rows.Close()
+	if !rows.Next() {
+		if err := rows.Err(); err != nil {
+			return nil, fmt.Errorf("load room %q: %w", id, err)
+		}
+		return nil, sql.ErrNoRows
+	}
+	columns, err := rows.Columns()
+	if err != nil {
+		return nil, fmt.Errorf("load room %q: %w", id, err)
+	}
+	values := make([]sql.NullString, len(columns))
+	targets := make([]any, len(columns))
+	for i := range values {
+		targets[i] = &values[i]
+	}
+	if err := rows.Scan(targets...); err != nil {
+		return nil, fmt.Errorf("load room %q: %w", id, err)
+	}
+
+	collection, err := l.app.FindCachedCollectionByNameOrId(roomsCollection)
+	if err != nil {
+		return nil, err
+	}
+	// As PocketBase loads a row: each field's PrepareValue, no setters
+	// (an autodate field's setter ignores values).
+	room := &liveRoom{record: core.NewRecord(collection), unread: map[string]int{}, reads: map[string]string{}}
+	var states string
+	byName := make(map[string]any, len(columns))
+	for i, column := range columns {
+		if column == liveRoomStatesColumn {
+			states = values[i].String
+		} else if values[i].Valid {
+			byName[column] = values[i].String
 		}
 	}
-	return unread, reads, nil
+	for _, field := range collection.Fields {
+		value, err := field.PrepareValue(room.record, byName[field.GetName()])
+		if err != nil {
+			return nil, fmt.Errorf("load room %q field %q: %w", id, field.GetName(), err)
+		}
+		room.record.SetRaw(field.GetName(), value)
+	}
+	room.record.Id = room.record.GetString("id")
+	if err := room.record.PostScan(); err != nil {
+		return nil, fmt.Errorf("load room %q: %w", id, err)
+	}
+
+	var list [][3]any // [participant, last read or "", unread]
+	if err := json.Unmarshal([]byte(states), &list); err != nil {
+		return nil, fmt.Errorf("read states of room %q: %w", id, err)
+	}
+	for _, state := range list {
+		user, _ := state[0].(string)
+		at, _ := state[1].(string)
+		count, _ := state[2].(float64)
+		room.unread[user] = int(count)
+		if at != "" {
+			room.reads[user] = at
+		}
+	}
+	return room, nil
+}
+
+func (l *roomLoader) prepared() (*sql.Stmt, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.stmt != nil {
+		return l.stmt, nil
+	}
+	db, ok := l.app.ConcurrentDB().(*dbx.DB)
+	if !ok {
+		return nil, fmt.Errorf("prepare the room query: unexpected database type %T", l.app.ConcurrentDB())
+	}
+	stmt, err := db.DB().Prepare(liveRoomQuery)
+	if err != nil {
+		return nil, fmt.Errorf("prepare the room query: %w", err)
+	}
+	l.stmt = stmt
+	return stmt, nil
+}
+
+// close releases the prepared statement (before the app closes its
+// databases).
+func (l *roomLoader) close() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.stmt != nil {
+		l.stmt.Close()
+		l.stmt = nil
+	}
 }
 
 // markRead handles POST /api/rooms/{id}/read: it records that the

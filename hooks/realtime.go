@@ -23,7 +23,6 @@ import (
 	"github.com/pocketbase/pocketbase/tools/picker"
 	"github.com/pocketbase/pocketbase/tools/search"
 	"github.com/pocketbase/pocketbase/tools/subscriptions"
-	"github.com/pocketbase/pocketbase/tools/types"
 )
 
 // Realtime fan-out.
@@ -95,8 +94,9 @@ var fastPathRules = map[string]string{
 
 // fanout indexes the live connections and delivers record events to them.
 type fanout struct {
-	app core.App
-	cfg Config
+	app   core.App
+	cfg   Config
+	rooms *roomLoader
 
 	mu           sync.RWMutex
 	byUser       map[string]map[*liveClient]struct{} // users record id -> connections signed in as it
@@ -129,6 +129,7 @@ func registerRealtime(app core.App, cfg Config) *fanout {
 	f := &fanout{
 		app:          app,
 		cfg:          cfg,
+		rooms:        &roomLoader{app: app},
 		byUser:       map[string]map[*liveClient]struct{}{},
 		superusers:   map[*liveClient]struct{}{},
 		byCollection: map[string]map[*liveClient]struct{}{},
@@ -165,6 +166,7 @@ func registerRealtime(app core.App, cfg Config) *fanout {
 		// databases (a worker querying a closed app panicked in CI).
 		f.stop()
 		f.running.Wait()
+		f.rooms.close()
 		return e.Next()
 	})
 
@@ -293,14 +295,14 @@ func (f *fanout) deliverSafely(ev fanoutEvent) (err error) {
 func (f *fanout) deliver(ev fanoutEvent) error {
 	switch ev.record.Collection().Name {
 	case messagesCollection:
-		room, err := f.app.FindRecordById(roomsCollection, ev.record.GetString("room"))
+		room, err := f.rooms.load(ev.record.GetString("room"))
 		if errors.Is(err, sql.ErrNoRows) {
 			return nil // deleted since, and its messages with it
 		}
 		if err != nil {
-			return fmt.Errorf("room of message %q: %w", ev.record.Id, err)
+			return err
 		}
-		members := room.GetStringSlice("participants")
+		members := room.record.GetStringSlice("participants")
 		if !ev.messageToPocketBase {
 			f.send(ev, members)
 		}
@@ -308,10 +310,11 @@ func (f *fanout) deliver(ev fanoutEvent) error {
 			return nil
 		}
 		// The room as it is now: its preview, its participants.
-		return f.deliverRoom(fanoutEvent{action: "update", record: room}, members)
+		f.send(fanoutEvent{action: "update", record: room.record, unread: room.unread, reads: room.reads}, members)
+		return nil
 
 	case roomsCollection:
-		current, err := f.roomParticipants(ev.record.Id)
+		room, err := f.rooms.load(ev.record.Id)
 		if errors.Is(err, sql.ErrNoRows) {
 			return nil // deleted since: its delete event goes through PocketBase
 		}
@@ -320,26 +323,18 @@ func (f *fanout) deliver(ev fanoutEvent) error {
 		}
 		// In the event's own list and still in the room: an invitee gets
 		// the event that invited them; someone who left since does not.
+		current := room.record.GetStringSlice("participants")
 		members := []string{}
 		for _, id := range ev.record.GetStringSlice("participants") {
 			if slices.Contains(current, id) {
 				members = append(members, id)
 			}
 		}
-		return f.deliverRoom(ev, members)
+		ev.unread, ev.reads = room.unread, room.reads
+		f.send(ev, members)
+		return nil
 	}
 	f.send(ev, nil) // posts: anyone
-	return nil
-}
-
-// deliverRoom sends a room event to members, each with their own read state.
-func (f *fanout) deliverRoom(ev fanoutEvent, members []string) error {
-	unread, reads, err := roomReadStates(f.app, ev.record)
-	if err != nil {
-		return err
-	}
-	ev.unread, ev.reads = unread, reads
-	f.send(ev, members)
 	return nil
 }
 
@@ -380,21 +375,6 @@ func (f *fanout) send(ev fanoutEvent, members []string) {
 			c.Send(subscriptions.Message{Name: topic, Data: data})
 		}
 	}
-}
-
-// roomParticipants reads a room's participants as they are now.
-func (f *fanout) roomParticipants(roomID string) ([]string, error) {
-	var raw string
-	err := f.app.DB().Select("participants").From(roomsCollection).
-		Where(dbx.HashExp{"id": roomID}).Row(&raw)
-	if err != nil {
-		return nil, fmt.Errorf("participants of room %q: %w", roomID, err)
-	}
-	var list types.JSONArray[string]
-	if err := list.Scan(raw); err != nil {
-		return nil, fmt.Errorf("participants of room %q: %w", roomID, err)
-	}
-	return list, nil
 }
 
 // candidates returns the connections of members (and of superusers), or,

@@ -19,6 +19,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"reflect"
 	"slices"
 	"testing"
 	"time"
@@ -396,6 +397,11 @@ func TestRealtimeRoomEvents(t *testing.T) {
 		got := bobStream.expectEvent(t, "rooms/*", realtimeEventTimeout)
 		// Bob had 1 unread (msgAliceHi); alice's new message makes 2.
 		wantRecord(t, bob, got, "update", map[string]any{"id": roomBike, "last_message": text, "unread": float64(2)})
+		// The event's room is the records API's room, field for field.
+		view := s.mustRequest(t, http.MethodGet, "/api/collections/rooms/records/"+roomBike, bob, nil, http.StatusOK)
+		if !reflect.DeepEqual(got.Record, view) {
+			t.Errorf("room event record = %v\nwant the API's view %v", got.Record, view)
+		}
 	})
 
 	t.Run("marking read sends a room event", func(t *testing.T) {
