@@ -44,12 +44,29 @@ func registerMessages(app core.App, flood *floodGuard, fan *fanout) {
 		if e.HasSuperuserAuth() {
 			return e.Next()
 		}
+		if e.Auth == nil { // only if an admin opened the create rule to guests
+			return e.BadRequestError("Failed to create record.", nil)
+		}
 		switch sender := e.Record.GetString("sender"); {
 		case sender == "":
 			e.Record.Set("sender", e.Auth.Id)
 		case sender != e.Auth.Id:
 			return e.BadRequestError("You can only send as yourself.",
 				fieldError("sender", "validation_sender_not_requester", "The sender must be the signed-in user."))
+		}
+
+		// The create rule only requires a signed-in user (migration
+		// 1764000600): only a participant sends into a room; to anyone else
+		// it does not exist.
+		if room := e.Record.GetString("room"); room != "" {
+			member, err := isParticipant(e.App, room, e.Auth.Id)
+			if err != nil {
+				return e.InternalServerError("", err)
+			}
+			if !member {
+				return e.BadRequestError("Failed to create record.",
+					fieldError("room", "validation_missing_rel_records", "The room does not exist."))
+			}
 		}
 
 		slot, ok := flood.reserve(e.Auth.Id)
@@ -127,6 +144,19 @@ func touchRoomInPlace(app core.App, message *core.Record) error {
 	}
 	message.SetRaw(roomTouchedKey, true)
 	return nil
+}
+
+// isParticipant reports whether userID is one of room's participants.
+func isParticipant(app core.App, roomID, userID string) (bool, error) {
+	var n int
+	err := app.DB().NewQuery(`SELECT count(*) FROM {{` + roomsCollection + `}} r, json_each(r.[[participants]]) p
+		WHERE r.[[id]] = {:room} AND p.value = {:user}`).
+		Bind(dbx.Params{"room": roomID, "user": userID}).
+		Row(&n)
+	if err != nil {
+		return false, fmt.Errorf("participants of room %q: %w", roomID, err)
+	}
+	return n > 0, nil
 }
 
 // touchRoom sets the room's last_message and last_message_at from message
