@@ -20,6 +20,9 @@ import (
 // Successful sends stay out of the request logs (failures are logged): a
 // busy chat would otherwise write a log row per message.
 func registerMessages(app core.App, flood *floodGuard, fan *fanout) {
+	participants := &preparedQuery{app: app, sql: participantQuery}
+	closeOnTerminate(app, participants)
+
 	app.OnRecordValidate(messagesCollection).BindFunc(func(e *core.RecordEvent) error {
 		if err := checkText(e.Record, "text"); err != nil {
 			return err
@@ -59,7 +62,7 @@ func registerMessages(app core.App, flood *floodGuard, fan *fanout) {
 		// 1764000600): only a participant sends into a room; to anyone else
 		// it does not exist.
 		if room := e.Record.GetString("room"); room != "" {
-			member, err := isParticipant(e.App, room, e.Auth.Id)
+			member, err := isParticipant(participants, room, e.Auth.Id)
 			if err != nil {
 				return e.InternalServerError("", err)
 			}
@@ -146,14 +149,19 @@ func touchRoomInPlace(app core.App, message *core.Record) error {
 	return nil
 }
 
-// isParticipant reports whether userID is one of room's participants.
-func isParticipant(app core.App, roomID, userID string) (bool, error) {
-	var n int
-	err := app.DB().NewQuery(`SELECT count(*) FROM {{` + roomsCollection + `}} r, json_each(r.[[participants]]) p
-		WHERE r.[[id]] = {:room} AND p.value = {:user}`).
-		Bind(dbx.Params{"room": roomID, "user": userID}).
-		Row(&n)
+// participantQuery counts the rows where room has user among its
+// participants: 1 or 0.
+const participantQuery = `SELECT count(*) FROM rooms r, json_each(r.participants) p
+WHERE r.id = ? AND p.value = ?`
+
+// isParticipant reports whether userID is one of roomID's participants.
+func isParticipant(q *preparedQuery, roomID, userID string) (bool, error) {
+	stmt, err := q.statement()
 	if err != nil {
+		return false, err
+	}
+	var n int
+	if err := stmt.QueryRow(roomID, userID).Scan(&n); err != nil {
 		return false, fmt.Errorf("participants of room %q: %w", roomID, err)
 	}
 	return n > 0, nil

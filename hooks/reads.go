@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"net/http"
 	"slices"
-	"sync"
 
 	"github.com/pocketbase/dbx"
 	"github.com/pocketbase/pocketbase/apis"
@@ -111,15 +110,16 @@ const liveRoomStatesColumn = "marketchat_read_states"
 
 // roomLoader runs liveRoomQuery as a prepared statement.
 type roomLoader struct {
-	app core.App
+	query *preparedQuery
+}
 
-	mu   sync.Mutex
-	stmt *sql.Stmt
+func newRoomLoader(app core.App) *roomLoader {
+	return &roomLoader{query: &preparedQuery{app: app, sql: liveRoomQuery}}
 }
 
 // load returns the room with id as it is now, or sql.ErrNoRows.
 func (l *roomLoader) load(id string) (*liveRoom, error) {
-	stmt, err := l.prepared()
+	stmt, err := l.query.statement()
 	if err != nil {
 		return nil, err
 	}
@@ -147,7 +147,7 @@ func (l *roomLoader) load(id string) (*liveRoom, error) {
 		return nil, fmt.Errorf("load room %q: %w", id, err)
 	}
 
-	collection, err := l.app.FindCachedCollectionByNameOrId(roomsCollection)
+	collection, err := l.query.app.FindCachedCollectionByNameOrId(roomsCollection)
 	if err != nil {
 		return nil, err
 	}
@@ -189,35 +189,6 @@ func (l *roomLoader) load(id string) (*liveRoom, error) {
 		}
 	}
 	return room, nil
-}
-
-func (l *roomLoader) prepared() (*sql.Stmt, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if l.stmt != nil {
-		return l.stmt, nil
-	}
-	db, ok := l.app.ConcurrentDB().(*dbx.DB)
-	if !ok {
-		return nil, fmt.Errorf("prepare the room query: unexpected database type %T", l.app.ConcurrentDB())
-	}
-	stmt, err := db.DB().Prepare(liveRoomQuery)
-	if err != nil {
-		return nil, fmt.Errorf("prepare the room query: %w", err)
-	}
-	l.stmt = stmt
-	return stmt, nil
-}
-
-// close releases the prepared statement (before the app closes its
-// databases).
-func (l *roomLoader) close() {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if l.stmt != nil {
-		l.stmt.Close()
-		l.stmt = nil
-	}
 }
 
 // markRead handles POST /api/rooms/{id}/read: it records that the

@@ -129,7 +129,7 @@ func registerRealtime(app core.App, cfg Config) *fanout {
 	f := &fanout{
 		app:          app,
 		cfg:          cfg,
-		rooms:        &roomLoader{app: app},
+		rooms:        newRoomLoader(app),
 		byUser:       map[string]map[*liveClient]struct{}{},
 		superusers:   map[*liveClient]struct{}{},
 		byCollection: map[string]map[*liveClient]struct{}{},
@@ -166,7 +166,7 @@ func registerRealtime(app core.App, cfg Config) *fanout {
 		// databases (a worker querying a closed app panicked in CI).
 		f.stop()
 		f.running.Wait()
-		f.rooms.close()
+		f.rooms.query.close()
 		return e.Next()
 	})
 
