@@ -368,6 +368,27 @@ func TestStreamTerminateClosesStreams(t *testing.T) {
 	}
 }
 
+// TestStreamHTTP2KeepsPocketBaseLoop: an HTTP/2 stream cannot be taken
+// over; PocketBase's loop serves it with the liveClient's channel, through
+// the fan-out as before.
+func TestStreamHTTP2KeepsPocketBaseLoop(t *testing.T) {
+	app := newTestApp(t)
+	srv := httptest.NewUnstartedServer(appHandler(t, app))
+	srv.EnableHTTP2 = true
+	srv.StartTLS()
+	t.Cleanup(srv.Close)
+	s := &realtimeServer{app: app, srv: srv}
+
+	topic := roomMessagesTopic(roomBike)
+	bobStream := s.connect(t, bob, topic)
+	if loops, readers := goroutinesIn("apis.realtimeConnect"), goroutinesIn("hooks.(*liveClient).read"); loops != 1 || readers != 0 {
+		t.Fatalf("%d PocketBase loops and %d stream readers for one HTTP/2 stream; want 1 and 0", loops, readers)
+	}
+	id := s.sendMessage(t, alice, roomBike, "over HTTP/2")
+	got := bobStream.expectEvent(t, topic, realtimeEventTimeout)
+	wantRecord(t, bob, got, "create", map[string]any{"id": id, "text": "over HTTP/2"})
+}
+
 // BenchmarkRealtimeStreamMemory holds 1,000 realtime streams on loopback
 // and reports what each costs in this process: live heap, goroutine
 // stacks and goroutines, measured after a GC before and after. The
