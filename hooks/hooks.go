@@ -13,6 +13,7 @@
 //	reads.go       read state: "unread" on every room, POST /api/rooms/{id}/read
 //	chat.go        POST /api/posts/{id}/chat, the atomic find-or-create
 //	realtime.go    per-room realtime fan-out, connection and subscription caps
+//	stream.go      realtime streams taken over from net/http (memory per connection)
 //	queryguard.go  filters and sorts that could learn about hidden rows
 //	storage.go     a write that finds no space answers 503 (retryable), not 400
 //	authcache.go   a verified auth token skips PocketBase's look-up next time
@@ -85,6 +86,15 @@ type Config struct {
 	// RealtimeWriteTimeout bounds one SSE write, after which a client that
 	// stopped reading is cut off; 0 means DefaultRealtimeWriteTimeout.
 	RealtimeWriteTimeout time.Duration
+
+	// RealtimeIdleTimeout closes a realtime stream that has sent nothing
+	// for this long; 0 means DefaultRealtimeIdleTimeout. The JS SDK
+	// reconnects and subscribes again by itself.
+	RealtimeIdleTimeout time.Duration
+
+	// RealtimeMaxLifetime closes every realtime stream after this long;
+	// 0 means DefaultRealtimeMaxLifetime.
+	RealtimeMaxLifetime time.Duration
 }
 
 // Register binds every hook and route of the chat onto app. It takes the

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/fnv"
+	"net"
 	"net/http"
 	"net/netip"
 	"net/url"
@@ -14,6 +15,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/pocketbase/dbx"
@@ -107,6 +109,8 @@ type fanout struct {
 	workers []chan fanoutEvent
 	done    chan struct{}
 	running sync.WaitGroup // the workers
+
+	streams streamSet // the connections taken over from net/http (stream.go)
 }
 
 type fanoutEvent struct {
@@ -161,12 +165,15 @@ func registerRealtime(app core.App, cfg Config) *fanout {
 		f.running.Add(1)
 		go f.work(queue)
 	}
+	f.startStreamSweeper()
 	app.OnTerminate().BindFunc(func(e *core.TerminateEvent) error {
 		// Workers finish the event in hand before the app closes its
 		// databases (a worker querying a closed app panicked in CI).
 		f.stop()
 		f.running.Wait()
 		f.rooms.query.close()
+		// net/http's Shutdown does not know the taken-over streams.
+		f.closeStreams()
 		return e.Next()
 	})
 
@@ -514,7 +521,8 @@ func viewerKey(auth *core.Record) string {
 }
 
 // onConnect installs a liveClient for the new connection, after checking
-// the per-address cap.
+// the per-address cap, and takes the connection over from net/http when
+// it can (stream.go); otherwise PocketBase's loop serves it.
 func (f *fanout) onConnect(e *core.RealtimeConnectRequestEvent) error {
 	address := e.RealIP()
 	capped := f.addressCapped(address)
@@ -533,6 +541,18 @@ func (f *fanout) onConnect(e *core.RealtimeConnectRequestEvent) error {
 	f.byAddress[address]++
 	f.mu.Unlock()
 
+	if f.takeOver(e, address) {
+		return nil // the stream runs on its own (stream.go)
+	}
+
+	// PocketBase's loop: HTTP/2, --realtime=plain, or a connection that
+	// cannot be hijacked. Its timeouts default to the same 5 and 30 minutes.
+	if f.cfg.RealtimeIdleTimeout > 0 {
+		e.IdleTimeout = f.cfg.RealtimeIdleTimeout
+	}
+	if f.cfg.RealtimeMaxLifetime > 0 {
+		e.MaxTimeout = f.cfg.RealtimeMaxLifetime
+	}
 	client := newLiveClient(f, address)
 	client.Set(apis.RealtimeClientIPKey, address) // checked by PocketBase on subscribe
 	e.Client = client
@@ -713,18 +733,30 @@ func (f *fanout) forget(c *liveClient, auth *core.Record, collections []string) 
 }
 
 // liveClient is a realtime connection: PocketBase's DefaultClient for the
-// subscriptions and store, with a buffered channel whose Send never
-// blocks, and index upkeep in the methods that change auth or topics.
+// subscriptions and store, a Send that never blocks, and index upkeep in
+// the methods that change auth or topics. It serves two kinds of stream:
+//
+//   - taken over from net/http (conn set, stream.go): Send queues in
+//     pending and starts a writer goroutine when none runs;
+//   - PocketBase's loop (conn nil): Send queues in the buffered channel
+//     the loop reads.
 type liveClient struct {
 	*subscriptions.DefaultClient
 	fan     *fanout
 	address string
+	conn    net.Conn // a taken-over stream's connection; nil on PocketBase's loop
 
 	mu          sync.Mutex
-	ch          chan subscriptions.Message
+	ch          chan subscriptions.Message // PocketBase's loop only
 	discarded   bool
 	authRec     *core.Record
 	collections []string // names of the indexed collections among its topics
+
+	// A taken-over stream's queue (stream.go).
+	pending  []subscriptions.Message // events not yet written; nil while idle
+	writing  bool                    // a writer goroutine runs (or the response head is being written)
+	opened   int64                   // unix nanoseconds; for the max lifetime
+	lastSent atomic.Int64            // unix nanoseconds of the last write; for the idle timeout
 
 	reservedFor string // user whose place onSubscribe took for it; guarded by fan.mu
 }
@@ -745,6 +777,10 @@ func (c *liveClient) Channel() chan subscriptions.Message { return c.ch }
 // Send queues m without blocking. A connection whose buffer is full has
 // stopped reading: it is discarded, which ends its stream.
 func (c *liveClient) Send(m subscriptions.Message) {
+	if c.conn != nil {
+		c.queue(m)
+		return
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.discarded {
@@ -757,10 +793,15 @@ func (c *liveClient) Send(m subscriptions.Message) {
 	}
 }
 
+// Discard ends the stream: PocketBase's loop sees the channel closed; a
+// taken-over stream's connection is closed, and its reader unregisters it.
 func (c *liveClient) Discard() {
 	c.mu.Lock()
-	defer c.mu.Unlock()
 	c.discardLocked()
+	c.mu.Unlock()
+	if c.conn != nil {
+		c.conn.Close()
+	}
 }
 
 func (c *liveClient) discardLocked() {
@@ -768,7 +809,10 @@ func (c *liveClient) discardLocked() {
 		return
 	}
 	c.discarded = true
-	close(c.ch)
+	if c.ch != nil {
+		close(c.ch)
+	}
+	c.pending = nil
 	c.fan.forget(c, c.authRec, c.collections)
 	c.authRec, c.collections = nil, nil
 }

@@ -1,0 +1,394 @@
+package hooks
+
+import (
+	"bytes"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/pocketbase/pocketbase/apis"
+	"github.com/pocketbase/pocketbase/core"
+	"github.com/pocketbase/pocketbase/tools/subscriptions"
+)
+
+// Realtime streams taken over from net/http.
+//
+// PocketBase serves a realtime connection from inside its request: net/http's
+// connection goroutine (with the whole middleware stack on its stack) and
+// its background reader stay for the stream's life, with 8 KB of bufio
+// buffers, the chunked writer, a cloned request and two timers: 60-75 KB of
+// server memory per held connection. With the fan-out on, onConnect takes
+// an HTTP/1.x connection over instead: it hijacks it, writes the response
+// head and PB_CONNECT itself and returns, which ends the request. From then
+// on a stream costs its liveClient, its net.Conn and:
+//
+//   - one reader goroutine blocked in conn.Read, there to notice the peer
+//     closing (it then unregisters the client and closes the connection);
+//   - only while events are pending, one writer goroutine that writes all
+//     of them in one Write under the write deadline, then exits;
+//   - no timer: one sweeper per fan-out closes streams idle for
+//     RealtimeIdleTimeout or open for RealtimeMaxLifetime, as PocketBase's
+//     loop does with two timers per stream.
+//
+// The response is HTTP/1.1 200 with every header set so far (PocketBase's
+// text/event-stream, no-store and X-Accel-Buffering; CORS and security
+// headers of the middlewares), a Date and "Connection: close": no
+// Content-Length, no chunking, the body ends when the connection does. The
+// events are byte for byte what subscriptions.Message.WriteSSE writes, with
+// the client id as event id. OnRealtimeMessageSend hooks do not run for
+// these streams (there is no request left to hand them).
+//
+// HTTP/2 (PocketBase's autocert), HEAD, --realtime=plain and anything that
+// cannot be hijacked keep PocketBase's loop and the liveClient's channel.
+// OnTerminate closes every taken-over stream: net/http's Shutdown and
+// httptest.Server.Close do not track hijacked connections.
+
+const (
+	// DefaultRealtimeIdleTimeout closes a stream that sent nothing for
+	// this long, as PocketBase does (the SDK reconnects by itself).
+	DefaultRealtimeIdleTimeout = 5 * time.Minute
+
+	// DefaultRealtimeMaxLifetime closes every stream after this long, as
+	// PocketBase does.
+	DefaultRealtimeMaxLifetime = 30 * time.Minute
+
+	// streamSendBuffer is the kernel send buffer asked for a taken-over
+	// stream (Linux doubles it and stops autotuning it): a stalled
+	// reader otherwise pins up to tcp_wmem's maximum, 4 MB, until its
+	// write deadline.
+	streamSendBuffer = 64 << 10
+
+	// maxPooledWrite is the largest write buffer kept for reuse.
+	maxPooledWrite = 64 << 10
+)
+
+// streamSet is a fan-out's taken-over streams.
+type streamSet struct {
+	mu      sync.Mutex
+	clients map[*liveClient]struct{}
+	closed  bool           // terminating: no new stream
+	running sync.WaitGroup // readers, writers and the sweeper
+}
+
+// add counts c in and reserves its reader's place in running; false when
+// the fan-out is terminating.
+func (s *streamSet) add(c *liveClient) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return false
+	}
+	if s.clients == nil {
+		s.clients = map[*liveClient]struct{}{}
+	}
+	s.clients[c] = struct{}{}
+	s.running.Add(1)
+	return true
+}
+
+func (s *streamSet) remove(c *liveClient) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.clients, c)
+}
+
+// expired appends to out the streams open since before maxOpened or
+// silent since before maxSent (unix nanoseconds).
+func (s *streamSet) expired(out []*liveClient, maxOpened, maxSent int64) []*liveClient {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for c := range s.clients {
+		if c.opened < maxOpened || c.lastSent.Load() < maxSent {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+func (f *fanout) idleTimeout() time.Duration {
+	if f.cfg.RealtimeIdleTimeout > 0 {
+		return f.cfg.RealtimeIdleTimeout
+	}
+	return DefaultRealtimeIdleTimeout
+}
+
+func (f *fanout) maxLifetime() time.Duration {
+	if f.cfg.RealtimeMaxLifetime > 0 {
+		return f.cfg.RealtimeMaxLifetime
+	}
+	return DefaultRealtimeMaxLifetime
+}
+
+// takeOver serves the realtime connection e as a taken-over stream, if it
+// can be hijacked, and reports whether it did; whatever happens after the
+// hijack, the request is over. The address's place is already counted;
+// discarding the client gives it back.
+func (f *fanout) takeOver(e *core.RealtimeConnectRequestEvent, address string) bool {
+	if f.cfg.PlainRealtime || e.Request.Method != http.MethodGet || e.Request.ProtoMajor != 1 {
+		return false
+	}
+	if e.Response.Header().Get("Content-Encoding") != "" {
+		return false // a compressing middleware: its writer must see the bytes
+	}
+	conn, _, err := http.NewResponseController(e.Response).Hijack()
+	if err != nil {
+		return false // HTTP/2, a recorder: PocketBase's loop
+	}
+	// The bufio.ReadWriter is dropped with its 8 KB of buffers. Bytes it
+	// may hold already would be a pipelined request: the stream owns the
+	// connection until it closes, and never answers them.
+	if tcp, ok := conn.(*net.TCPConn); ok {
+		_ = tcp.SetWriteBuffer(streamSendBuffer)
+	}
+
+	c := newStreamClient(f, address, conn)
+	c.Set(apis.RealtimeClientIPKey, address) // checked by PocketBase on subscribe
+	e.Client = c
+	if !f.streams.add(c) {
+		c.Discard() // terminating: the place back, the connection closed
+		return true
+	}
+	f.app.SubscriptionsBroker().Register(c)
+	go c.read()
+
+	buf := getWriteBuffer()
+	writeStreamHead(buf, e.Request, e.Response.Header())
+	connect := subscriptions.Message{Name: "PB_CONNECT", Data: []byte(`{"clientId":"` + c.Id() + `"}`)}
+	appendSSE(buf, c.Id(), &connect)
+	err = c.writeRaw(buf.Bytes())
+	putWriteBuffer(buf)
+	if err != nil {
+		f.app.Logger().Debug("Realtime connection closed (failed to deliver PB_CONNECT)", "clientId", c.Id(), "error", err)
+		c.end()
+		return true
+	}
+	f.app.Logger().Debug("Realtime connection established", "clientId", c.Id())
+	c.headWritten()
+	return true
+}
+
+// newStreamClient is a liveClient for a taken-over stream on conn. Its
+// writer stays held off (writing) until the response head is out.
+func newStreamClient(f *fanout, address string, conn net.Conn) *liveClient {
+	c := &liveClient{
+		DefaultClient: subscriptions.NewDefaultClient(),
+		fan:           f,
+		address:       address,
+		conn:          conn,
+		writing:       true,
+		opened:        time.Now().UnixNano(),
+	}
+	c.lastSent.Store(c.opened)
+	return c
+}
+
+// writeStreamHead writes the response head of a taken-over stream: 200,
+// the headers set so far, a Date, and "Connection: close" in place of any
+// framing, so the body runs until the connection closes.
+func writeStreamHead(buf *bytes.Buffer, r *http.Request, h http.Header) {
+	if r.ProtoAtLeast(1, 1) {
+		buf.WriteString("HTTP/1.1 200 OK\r\n")
+	} else {
+		buf.WriteString("HTTP/1.0 200 OK\r\n")
+	}
+	h.Del("Content-Length")
+	h.Del("Transfer-Encoding")
+	h.Set("Connection", "close")
+	if _, ok := h["Date"]; !ok {
+		h.Set("Date", time.Now().UTC().Format(http.TimeFormat))
+	}
+	_ = h.Write(buf) // a bytes.Buffer does not fail
+	buf.WriteString("\r\n")
+}
+
+// appendSSE writes m as subscriptions.Message.WriteSSE(w, id) does.
+func appendSSE(buf *bytes.Buffer, id string, m *subscriptions.Message) {
+	buf.WriteString("id:")
+	buf.WriteString(id)
+	buf.WriteString("\nevent:")
+	buf.WriteString(m.Name)
+	buf.WriteString("\ndata:")
+	buf.Write(m.Data)
+	buf.WriteString("\n\n")
+}
+
+var writeBuffers = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+func getWriteBuffer() *bytes.Buffer {
+	return writeBuffers.Get().(*bytes.Buffer)
+}
+
+func putWriteBuffer(buf *bytes.Buffer) {
+	if buf.Cap() > maxPooledWrite {
+		return
+	}
+	buf.Reset()
+	writeBuffers.Put(buf)
+}
+
+// queue is Send for a taken-over stream: m joins the pending events and a
+// writer starts unless one runs. A stream that falls clientBufferSize
+// events behind has stopped reading: it is cut off.
+func (c *liveClient) queue(m subscriptions.Message) {
+	c.mu.Lock()
+	if c.discarded {
+		c.mu.Unlock()
+		return
+	}
+	if len(c.pending) >= clientBufferSize {
+		c.discardLocked()
+		c.mu.Unlock()
+		c.conn.Close() // its reader unregisters it
+		return
+	}
+	c.pending = append(c.pending, m)
+	if !c.writing {
+		c.startWriterLocked()
+	}
+	c.mu.Unlock()
+}
+
+// startWriterLocked starts the writer. Called with mu held and c not
+// discarded, so that closeStreams, which discards every stream before it
+// waits, never sees running grow during its wait.
+func (c *liveClient) startWriterLocked() {
+	c.writing = true
+	c.fan.streams.running.Add(1)
+	go c.write()
+}
+
+// headWritten lets writers run once the response head is out, and starts
+// one for anything queued meanwhile.
+func (c *liveClient) headWritten() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.writing = false
+	if !c.discarded && len(c.pending) > 0 {
+		c.startWriterLocked()
+	}
+}
+
+// write is a stream's writer: it writes what is pending, in one Write per
+// round, until nothing is, then exits. A failed write (the peer gone, or
+// the write deadline passed) ends the stream.
+func (c *liveClient) write() {
+	defer c.fan.streams.running.Done()
+	id := c.Id()
+	var batch []subscriptions.Message
+	for {
+		c.mu.Lock()
+		if c.discarded || len(c.pending) == 0 {
+			c.writing = false
+			c.pending = nil // nothing held while idle
+			c.mu.Unlock()
+			return
+		}
+		batch, c.pending = c.pending, batch[:0] // the spent slice is the next queue
+		c.mu.Unlock()
+
+		buf := getWriteBuffer()
+		for i := range batch {
+			appendSSE(buf, id, &batch[i])
+		}
+		clear(batch) // let the events' data go
+		err := c.writeRaw(buf.Bytes())
+		putWriteBuffer(buf)
+		if err != nil {
+			c.fan.app.Logger().Debug("Realtime connection closed (failed to deliver message)", "clientId", id, "error", err)
+			c.end()
+			return
+		}
+	}
+}
+
+// writeRaw writes p under the write deadline.
+func (c *liveClient) writeRaw(p []byte) error {
+	if err := c.conn.SetWriteDeadline(time.Now().Add(c.fan.writeTimeout())); err != nil {
+		return err
+	}
+	if _, err := c.conn.Write(p); err != nil {
+		return err
+	}
+	c.lastSent.Store(time.Now().UnixNano())
+	return nil
+}
+
+// read is a stream's reader. The client has nothing to say on an SSE
+// stream: the read returns when the peer closes the connection (or the
+// server does), and the stream ends.
+func (c *liveClient) read() {
+	defer c.fan.streams.running.Done()
+	buf := make([]byte, 1)
+	for {
+		n, err := c.conn.Read(buf)
+		if err != nil {
+			break
+		}
+		if n > 0 && len(buf) == 1 {
+			buf = make([]byte, 512) // a client that talks anyway: not one syscall per byte
+		}
+	}
+	c.end()
+	c.fan.streams.remove(c)
+}
+
+// end ends a taken-over stream: out of the broker, discarded (out of the
+// fan-out's indexes), its connection closed. Safe to call more than once.
+func (c *liveClient) end() {
+	c.fan.app.SubscriptionsBroker().Unregister(c.Id()) // calls Discard when still registered
+	c.Discard()
+}
+
+// startStreamSweeper starts the goroutine that closes streams idle or open
+// too long. It stops with the workers.
+func (f *fanout) startStreamSweeper() {
+	f.streams.running.Add(1)
+	go f.sweepStreams()
+}
+
+func (f *fanout) sweepStreams() {
+	defer f.streams.running.Done()
+	idle, lifetime := f.idleTimeout(), f.maxLifetime()
+	ticker := time.NewTicker(sweepInterval(idle, lifetime))
+	defer ticker.Stop()
+	var expired []*liveClient
+	for {
+		select {
+		case <-f.done:
+			return
+		case <-ticker.C:
+			now := time.Now()
+			expired = f.streams.expired(expired[:0], now.Add(-lifetime).UnixNano(), now.Add(-idle).UnixNano())
+			for _, c := range expired {
+				f.app.Logger().Debug("Realtime connection closed (idle or max lifetime)", "clientId", c.Id())
+				c.end() // its reader takes it out of the set
+			}
+			clear(expired)
+		}
+	}
+}
+
+// sweepInterval is how often the sweeper looks: a tenth of the shorter
+// timeout, so a stream closes at most 10% late, between 10 ms and 30 s.
+func sweepInterval(idle, lifetime time.Duration) time.Duration {
+	return min(max(min(idle, lifetime)/10, 10*time.Millisecond), 30*time.Second)
+}
+
+// closeStreams ends every taken-over stream and waits for their readers
+// and writers; no stream is taken over after it. Called on terminate,
+// after the workers stopped.
+func (f *fanout) closeStreams() {
+	s := &f.streams
+	s.mu.Lock()
+	s.closed = true
+	open := make([]*liveClient, 0, len(s.clients))
+	for c := range s.clients {
+		open = append(open, c)
+	}
+	s.mu.Unlock()
+	for _, c := range open {
+		c.end()
+	}
+	s.running.Wait()
+}
