@@ -13,8 +13,11 @@ import (
 	"log"
 	"net/http"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"runtime/pprof"
+	"sync"
+	"syscall"
 
 	"github.com/pocketbase/dbx"
 	"github.com/pocketbase/pocketbase"
@@ -59,7 +62,7 @@ func main() {
 
 	var cpuProfile string
 	app.RootCmd.PersistentFlags().StringVar(&cpuProfile, "cpuprofile", "",
-		"write a Go CPU profile of the whole run to this file (stops on SIGINT/SIGTERM; for benchmarks)")
+		"write a Go CPU profile of the whole run to this file (stops on SIGINT/SIGTERM; SIGUSR1 starts over into <file>.load; for benchmarks)")
 
 	if err := app.RootCmd.ParseFlags(os.Args[1:]); err != nil {
 		log.Fatal(err)
@@ -69,8 +72,27 @@ func main() {
 		if err != nil {
 			log.Fatal(err)
 		}
+		var mu sync.Mutex
+		// SIGUSR1 starts over into <path>.load: cmd/loadgen sends it when
+		// its load window opens, so that profile leaves the set-up out.
+		restart := make(chan os.Signal, 1)
+		signal.Notify(restart, syscall.SIGUSR1)
+		go func() {
+			for range restart {
+				mu.Lock()
+				stop()
+				if stop, err = startCPUProfile(cpuProfile + ".load"); err != nil {
+					log.Printf("restart cpu profile: %v", err)
+					stop = func() {}
+				}
+				mu.Unlock()
+			}
+		}()
 		app.OnTerminate().BindFunc(func(e *core.TerminateEvent) error {
+			signal.Stop(restart)
+			mu.Lock()
 			stop()
+			mu.Unlock()
 			return e.Next()
 		})
 	}

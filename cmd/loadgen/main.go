@@ -110,7 +110,7 @@ func parseFlags() (*config, error) {
 	flag.IntVar(&cfg.bcryptCost, "bcrypt-cost", 4, "bcrypt cost set on the users collection before creating users (tokens come from impersonation, so no password is ever checked); 0 leaves PocketBase's default")
 	flag.Uint64Var(&cfg.seed, "seed", 1, "seed of the senders' order")
 	flag.StringVar(&cfg.jsonPath, "json", "", "also write the results as JSON to this file")
-	flag.StringVar(&cfg.profileDir, "cpuprofile-dir", "", "pass serve --cpuprofile=DIR/<mode>-<conns>-<rate>.pprof (the server's own flag; the profile covers its whole run, set-up included)")
+	flag.StringVar(&cfg.profileDir, "cpuprofile-dir", "", "pass serve --cpuprofile=DIR/<mode>-<conns>-<rate>.pprof (the server's own flag): that file covers the set-up, and <file>.load the load window only")
 	flag.Usage = func() {
 		fmt.Fprint(flag.CommandLine.Output(), usage)
 		flag.PrintDefaults()
@@ -344,6 +344,13 @@ func runPoint(parent context.Context, cfg *config, bin, mode string, pt point) *
 		r.RSSPerConnKB = math.Round(float64(rssAfter-rssBefore)/float64(len(streams))*10) / 10
 	}
 
+	if cfg.profileDir != "" {
+		// The server's profile starts over into <path>.load: the load
+		// window only.
+		if err := syscall.Kill(srv.pid, syscall.SIGUSR1); err != nil {
+			return fail("signalling the server's profile: %v", err)
+		}
+	}
 	cpu0, err := srv.cpuSeconds()
 	if err != nil {
 		return fail("reading CPU: %v", err)
