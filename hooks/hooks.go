@@ -17,6 +17,7 @@
 //	queryguard.go  filters and sorts that could learn about hidden rows
 //	storage.go     a write that finds no space answers 503 (retryable), not 400
 //	authcache.go   a verified auth token skips PocketBase's look-up next time
+//	prepared.go    prepared statements for the reads every message makes
 //
 // Example usage:
 //
