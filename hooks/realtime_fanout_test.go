@@ -83,21 +83,28 @@ func TestFanoutKeepsOrderExactlyOnce(t *testing.T) {
 	carolAll.expectNoEvent(t, realtimeQuietWindow)
 }
 
+// openToSignedIn sets collection's list and view rules to any signed-in
+// user, as an admin might in the dashboard.
+func openToSignedIn(tb testing.TB, app core.App, collection string) {
+	tb.Helper()
+	c, err := app.FindCollectionByNameOrId(collection)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	signedIn := `@request.auth.id != ""`
+	c.ListRule = types.Pointer(signedIn)
+	c.ViewRule = types.Pointer(signedIn)
+	if err := app.Save(c); err != nil {
+		tb.Fatal(err)
+	}
+}
+
 // TestFanoutFallsBackWhenRulesChange: an admin who widens the messages
 // rules in the dashboard gets PocketBase's broadcast, which applies the new
 // rule; the fan-out only serves the rules it was written for.
 func TestFanoutFallsBackWhenRulesChange(t *testing.T) {
 	s := newRealtimeServer(t)
-	messages, err := s.app.FindCollectionByNameOrId("messages")
-	if err != nil {
-		t.Fatal(err)
-	}
-	signedIn := `@request.auth.id != ""`
-	messages.ListRule = types.Pointer(signedIn)
-	messages.ViewRule = types.Pointer(signedIn)
-	if err := s.app.Save(messages); err != nil {
-		t.Fatal(err)
-	}
+	openToSignedIn(t, s.app, "messages")
 
 	carolStream := s.connect(t, carol, "messages/*", "rooms/*")
 	bobStream := s.connect(t, bob, "rooms/*")
@@ -116,16 +123,7 @@ func TestFanoutFallsBackWhenRulesChange(t *testing.T) {
 // goes through the fan-out.
 func TestFanoutFallsBackWhenRoomRulesChange(t *testing.T) {
 	s := newRealtimeServer(t)
-	rooms, err := s.app.FindCollectionByNameOrId("rooms")
-	if err != nil {
-		t.Fatal(err)
-	}
-	signedIn := `@request.auth.id != ""`
-	rooms.ListRule = types.Pointer(signedIn)
-	rooms.ViewRule = types.Pointer(signedIn)
-	if err := s.app.Save(rooms); err != nil {
-		t.Fatal(err)
-	}
+	openToSignedIn(t, s.app, "rooms")
 
 	carolStream := s.connect(t, carol, "rooms/*", "messages/*")
 	bobStream := s.connect(t, bob, roomMessagesTopic(roomBike))
