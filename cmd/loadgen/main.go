@@ -51,7 +51,12 @@ type config struct {
 	seed         uint64
 	jsonPath     string
 	profileDir   string
+	fileLimit    uint64 // RLIMIT_NOFILE, once raised
 }
+
+// fileLimitReserve is the open files kept aside from streams and senders,
+// for the set-up's connections, the server's databases and the like.
+const fileLimitReserve = 500
 
 // point is one load level.
 type point struct {
@@ -103,7 +108,7 @@ func parseFlags() (*config, error) {
 	flag.DurationVar(&cfg.settle, "settle", time.Second, "wait after all streams are held before reading the server's RSS")
 	flag.IntVar(&cfg.setupConc, "setup-concurrency", 16, "parallel API requests while creating users and rooms")
 	flag.IntVar(&cfg.rampConc, "ramp-concurrency", 200, "stream handshakes (connect + subscribe) in flight at once")
-	flag.IntVar(&cfg.senders, "senders", 1000, "create requests in flight at once; a message due when all are busy is skipped and counted")
+	flag.IntVar(&cfg.senders, "senders", 1000, "create requests in flight at once (fewer when streams leave too few of the open files limit); a message due when all are busy is skipped and counted")
 	flag.DurationVar(&cfg.sendTimeout, "send-timeout", 60*time.Second, "timeout of one create request")
 	flag.DurationVar(&cfg.connTimeout, "connect-timeout", 60*time.Second, "timeout of one stream handshake")
 	flag.DurationVar(&cfg.pointTimeout, "point-timeout", 0, "overall deadline of one point (server start to last count); 0: 15m + 2×duration")
@@ -193,6 +198,7 @@ func run(cfg *config) error {
 		return fmt.Errorf("raising RLIMIT_NOFILE: %w", err)
 	}
 	logf("open files limit %d (this program and the server each hold one socket per connection)", limit)
+	cfg.fileLimit = limit
 
 	bin := cfg.bin
 	if bin == "" {
@@ -268,6 +274,14 @@ func runPoint(parent context.Context, cfg *config, bin, mode string, pt point) *
 	if perUser := pt.rate / float64(roomUsers) * 10; perUser > 25 {
 		logf("  warning: each user sends about %.0f messages per 10 s; flood control answers 429 above 30", math.Ceil(perUser))
 	}
+	// Each process holds one socket per stream, plus the senders' (here)
+	// or the requests' and databases' (in the server): keep the senders
+	// within what is left of the open files limit.
+	senders := cfg.senders
+	if spare := int(cfg.fileLimit) - pt.conns - fileLimitReserve; spare < senders {
+		senders = max(spare, 1)
+		logf("  %d senders (not %d): %d streams leave that much of the %d open files for them", senders, cfg.senders, pt.conns, cfg.fileLimit)
+	}
 	ctx, cancel := context.WithTimeout(parent, cfg.pointTimeout)
 	defer cancel()
 	fail := func(format string, args ...any) *Result {
@@ -298,7 +312,7 @@ func runPoint(parent context.Context, cfg *config, bin, mode string, pt point) *
 		}
 	}()
 
-	apiTr := newAPITransport(cfg.senders + cfg.setupConc + cfg.rampConc)
+	apiTr := newAPITransport(senders + cfg.setupConc + cfg.rampConc)
 	defer apiTr.CloseIdleConnections()
 	a := &api{base: srv.base, hc: &http.Client{Transport: apiTr}}
 	sseClient := &http.Client{Transport: newSSETransport()}
@@ -356,7 +370,7 @@ func runPoint(parent context.Context, cfg *config, bin, mode string, pt point) *
 		return fail("reading CPU: %v", err)
 	}
 	self0, t0 := selfCPUSeconds(), time.Now()
-	runLoad(ctx, a, w, tr, pt.rate, cfg.senders, cfg.sendTimeout)
+	runLoad(ctx, a, w, tr, pt.rate, senders, cfg.sendTimeout)
 	window := time.Since(t0).Seconds()
 	r.LoadWindowS = round2(window)
 	r.GenCores = round2((selfCPUSeconds() - self0) / window)
