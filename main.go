@@ -15,6 +15,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime/debug"
 	"runtime/pprof"
 	"sync"
 	"syscall"
@@ -34,7 +35,17 @@ import (
 //go:embed all:pb_public
 var embedded embed.FS
 
+// defaultGCPercent is the garbage collector's target unless GOGC is set.
+// At 10,000 realtime connections and 500 messages/s, 200 (Go's default is
+// 100) cut p99 from 36 to 29-32 ms and CPU by 6-11% for 20-22 KB of RSS per
+// connection instead of 16-17 (cmd/loadgen, README "Performance").
+const defaultGCPercent = 200
+
 func main() {
+	if os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(defaultGCPercent)
+	}
+
 	// DBConnect runs at bootstrap, after the flags below are parsed, so it
 	// sees the --synchronous given on the command line.
 	var synchronous string
