@@ -753,3 +753,60 @@ func TestBrowserReloadOnChatList(t *testing.T) {
 		`document.querySelectorAll('#chat-list .chat-row').length === 1 && document.querySelector('#chat-list .chat-post')?.textContent === 'Reload bike'`)
 	seller.checkConsole()
 }
+
+// TestBrowserBackForwardCache: the app stays live after 8 full
+// navigations away and back through the history. Pages kept in the
+// back/forward cache with their event streams open would each hold one of
+// the browser's six connections to the server, and a few round trips later
+// the app's own stream could not open, so the buyer's message would never
+// show. (Suspected in an earlier session; Debian's chromium here does not
+// do it, and this test would catch it if a browser did.)
+func TestBrowserBackForwardCache(t *testing.T) {
+	requireChromium(t)
+	s := startServer(t)
+
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+
+	_, buyerToken, roomID := seedRoom(t, s, "Cached chair")
+	seller := openBrowser(ctx, t, "seller", s.URL, "en-US")
+	seller.signIn("seller@example.com")
+	seller.navigate("/#/chats")
+	seller.waitJS("the chat list", `document.querySelectorAll('#chat-list .chat-row').length === 1`)
+
+	for i := range 8 {
+		seller.navigate("/api/health") // a full navigation away, same origin
+		seller.waitJSAcrossRestore(fmt.Sprintf("away #%d", i+1), `location.pathname === '/api/health'`)
+		// history.back, not chromedp.NavigateBack: a page restored from
+		// the back/forward cache fires pageshow, not the load it waits for.
+		seller.do(chromedp.Evaluate[chromedp.Void](`history.back()`))
+		seller.waitJSAcrossRestore(fmt.Sprintf("back #%d", i+1), `location.hash === '#/chats' && document.querySelectorAll('#chat-list .chat-row').length === 1`)
+	}
+
+	const text = "still live after the round trips?"
+	if st := s.do(t, "POST", "/api/collections/messages/records", buyerToken, map[string]any{"room": roomID, "text": text}, nil); st != http.StatusOK {
+		t.Fatalf("buyer's message: status %d; want 200", st)
+	}
+	seller.waitJSAcrossRestore("the live preview", `document.querySelector('#chat-list .chat-row .chat-preview')?.textContent === `+jsString(text))
+	seller.checkConsole()
+}
+
+// waitJSAcrossRestore is waitJS for a page coming back from the
+// back/forward cache: its execution context changes under a running poll,
+// so each try evaluates afresh.
+func (b *browserSession) waitJSAcrossRestore(what, expr string) {
+	b.t.Helper()
+	deadline := time.Now().Add(browserWait)
+	var lastErr error
+	for time.Now().Before(deadline) {
+		ctx, cancel := context.WithTimeout(b.ctx, 5*time.Second)
+		ok, err := chromedp.Run(ctx, chromedp.Evaluate[bool](expr))
+		cancel()
+		if err == nil && ok {
+			return
+		}
+		lastErr = err
+		time.Sleep(100 * time.Millisecond)
+	}
+	b.t.Fatalf("%s: waiting for %s (last error %v)\nexpression: %s\n%s", b.name, what, lastErr, expr, b.state())
+}
