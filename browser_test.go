@@ -779,7 +779,8 @@ func TestBrowserBackForwardCache(t *testing.T) {
 		seller.waitJSAcrossRestore(fmt.Sprintf("away #%d", i+1), `location.pathname === '/api/health'`)
 		// history.back, not chromedp.NavigateBack: a page restored from
 		// the back/forward cache fires pageshow, not the load it waits for.
-		seller.do(chromedp.Evaluate[chromedp.Void](`history.back()`))
+		// Deferred, so that the evaluation returns before its page goes.
+		seller.do(chromedp.Evaluate[chromedp.Void](`setTimeout(() => history.back(), 0)`))
 		seller.waitJSAcrossRestore(fmt.Sprintf("back #%d", i+1), `location.hash === '#/chats' && document.querySelectorAll('#chat-list .chat-row').length === 1`)
 	}
 
