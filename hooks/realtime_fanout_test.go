@@ -345,6 +345,21 @@ func streamGoroutines() (streams, writers int) {
 }
 
 // goroutinesIn counts the goroutines whose stack holds a frame of fn.
+// waitNoStreams waits until no realtime stream goroutine (PocketBase's
+// loop or a taken-over stream's reader) of an earlier test is left, so
+// that a test can count its own: they end shortly after their test's
+// server closes, not with it.
+func waitNoStreams(tb testing.TB) {
+	tb.Helper()
+	deadline := time.Now().Add(realtimeEventTimeout)
+	for goroutinesIn("apis.realtimeConnect")+goroutinesIn("hooks.(*liveClient).read") > 0 {
+		if time.Now().After(deadline) {
+			tb.Fatalf("realtime streams of earlier tests still running after %s", realtimeEventTimeout)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
 func goroutinesIn(fn string) int {
 	buf := make([]byte, 1<<20)
 	for {

@@ -118,6 +118,7 @@ func writeSSE(tb testing.TB, clientID, name string, data []byte) []byte {
 // no framing and "Connection: close", then PB_CONNECT and record events
 // byte for byte as PocketBase's loop writes them.
 func TestStreamWireFormat(t *testing.T) {
+	waitNoStreams(t) // this test counts stream goroutines
 	s := serveRealtimeWithCORS(t, newTestApp(t))
 	r := dialRaw(t, s, "Origin: "+streamOrigin)
 
@@ -260,6 +261,7 @@ func (s *realtimeServer) postEvery(interval time.Duration) func() error {
 // stream is out of the broker at once, its reader gone, and its place
 // under the per-user cap free for another connection.
 func TestStreamPeerCloseUnregisters(t *testing.T) {
+	waitNoStreams(t) // this test counts stream goroutines
 	s := serveRealtime(t, newTestAppWithConfig(t, hooks.Config{MaxConnectionsPerUser: 1}))
 	broker := s.app.SubscriptionsBroker()
 
@@ -337,6 +339,7 @@ func TestStreamMaxLifetime(t *testing.T) {
 // taken-over stream and waits for their goroutines; a stream asked for
 // afterwards is closed unanswered.
 func TestStreamTerminateClosesStreams(t *testing.T) {
+	waitNoStreams(t) // this test counts stream goroutines
 	s := newRealtimeServer(t)
 	streams := []*realtimeClient{s.connect(t, bob, "rooms/*"), s.connect(t, "", "posts/*")}
 
@@ -372,6 +375,7 @@ func TestStreamTerminateClosesStreams(t *testing.T) {
 // over; PocketBase's loop serves it with the liveClient's channel, through
 // the fan-out as before.
 func TestStreamHTTP2KeepsPocketBaseLoop(t *testing.T) {
+	waitNoStreams(t) // this test counts stream goroutines
 	app := newTestApp(t)
 	srv := httptest.NewUnstartedServer(appHandler(t, app))
 	srv.EnableHTTP2 = true
