@@ -34,41 +34,18 @@ func TestAppendSSEMatchesWriteSSE(t *testing.T) {
 // the queue full discards the client, which frees its places in the
 // indexes and closes the connection.
 func TestStreamClientCutsOffStalledReader(t *testing.T) {
-	f := &fanout{
-		byUser:       map[string]map[*liveClient]struct{}{},
-		superusers:   map[*liveClient]struct{}{},
-		byCollection: map[string]map[*liveClient]struct{}{},
-		byAddress:    map[string]int{"127.0.0.1": 1},
-	}
+	f := newIndexedFanout()
 	server, client := net.Pipe()
 	defer client.Close()
-	c := newStreamClient(f, "127.0.0.1", server)
 	// c.writing is true until the response head is out (headWritten), so
 	// nothing is written here: the queue only fills.
-	f.byCollection[postsCollection] = map[*liveClient]struct{}{c: {}}
-	c.collections = []string{postsCollection}
-
-	for i := range clientBufferSize {
-		c.Send(subscriptions.Message{Name: "posts/*", Data: []byte{byte(i)}})
-	}
-	if c.IsDiscarded() {
-		t.Fatalf("client discarded after %d sends; want it kept until the queue overflows", clientBufferSize)
-	}
-	c.Send(subscriptions.Message{Name: "posts/*", Data: []byte("overflow")}) // must not block
-	if !c.IsDiscarded() {
-		t.Fatal("client not discarded after its queue overflowed")
-	}
-	c.Send(subscriptions.Message{Name: "posts/*"}) // after discard: a no-op, no panic
+	c := newStreamClient(f, "127.0.0.1", server)
+	overflow(t, f, c, "queue")
 
 	if c.pending != nil {
 		t.Errorf("%d events still queued after discard; want none", len(c.pending))
 	}
-	if n := len(f.byCollection[postsCollection]); n != 0 {
-		t.Errorf("posts index holds %d clients after discard; want 0", n)
-	}
-	if n, ok := f.byAddress["127.0.0.1"]; ok {
-		t.Errorf("address count = %d after discard; want the entry removed", n)
-	}
+	checkForgotten(t, f)
 	client.SetReadDeadline(time.Now().Add(time.Second))
 	if n, err := client.Read(make([]byte, 1)); err != io.EOF {
 		t.Errorf("the peer reads %d bytes, %v; want EOF (the connection closed)", n, err)
