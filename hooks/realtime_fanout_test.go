@@ -344,7 +344,6 @@ func streamGoroutines() (streams, writers int) {
 	return streams, goroutinesIn("hooks.(*liveClient).write")
 }
 
-// goroutinesIn counts the goroutines whose stack holds a frame of fn.
 // waitNoStreams waits until no realtime stream goroutine (PocketBase's
 // loop or a taken-over stream's reader) of an earlier test is left, so
 // that a test can count its own: they end shortly after their test's
@@ -360,6 +359,7 @@ func waitNoStreams(tb testing.TB) {
 	}
 }
 
+// goroutinesIn counts the goroutines whose stack holds a frame of fn.
 func goroutinesIn(fn string) int {
 	buf := make([]byte, 1<<20)
 	for {
