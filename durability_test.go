@@ -806,9 +806,9 @@ func crashReadDataDB(t *testing.T, dataDir string) ([]crashStored, []crashRoom) 
 }
 
 // checkRoomPreviews checks that every room's last_message and
-// last_message_at are its newest message's (either of two in the same
-// millisecond), or empty for a room without messages: the message and
-// the preview commit together.
+// last_message_at are its newest message's, or empty for a room without
+// messages: the message and the preview commit together. No two messages
+// of a room share a "created" (stampMessage).
 func checkRoomPreviews(t *testing.T, where string, rooms []crashRoom, messages []crashStored) {
 	t.Helper()
 	newest := map[string]string{}           // room -> newest created
@@ -819,6 +819,7 @@ func checkRoomPreviews(t *testing.T, where string, rooms []crashRoom, messages [
 			newest[m.Room] = m.Created
 			textsAt[m.Room] = map[string]bool{m.Text: true}
 		case m.Created == newest[m.Room]:
+			t.Errorf("%s: room %s has two messages created at %s; want each message its own time", where, m.Room, m.Created)
 			textsAt[m.Room][m.Text] = true
 		}
 	}

@@ -5,7 +5,6 @@ import (
 	"net/http"
 	"os"
 	"testing"
-	"time"
 
 	"github.com/pocketbase/pocketbase/apis"
 	"github.com/pocketbase/pocketbase/core"
@@ -178,9 +177,6 @@ func seed(app core.App) error {
 	for _, s := range steps {
 		if err := saveRecord(app, s.collection, s.id, s.data); err != nil {
 			return err
-		}
-		if s.collection == "messages" {
-			time.Sleep(2 * time.Millisecond) // distinct "created" for a stable order
 		}
 	}
 	return nil

@@ -1,13 +1,17 @@
 package hooks
 
 import (
+	"database/sql"
+	"errors"
 	"fmt"
 	"net/http"
+	"time"
 	"unicode/utf8"
 
 	"github.com/pocketbase/dbx"
 	"github.com/pocketbase/pocketbase/apis"
 	"github.com/pocketbase/pocketbase/core"
+	"github.com/pocketbase/pocketbase/tools/types"
 )
 
 // registerMessages binds the messages invariants.
@@ -94,6 +98,9 @@ func registerMessages(app core.App, flood *floodGuard, fan *fanout) {
 		defer func() { e.App = outer }()
 		return e.App.RunInTransaction(func(txApp core.App) error {
 			e.App = txApp
+			if err := stampMessage(txApp, e.Record); err != nil {
+				return err
+			}
 			if err := e.Next(); err != nil {
 				return err
 			}
@@ -146,6 +153,46 @@ func touchRoomInPlace(app core.App, message *core.Record) error {
 		return fmt.Errorf("update room of message %q: %d rows, %v", message.Id, n, err)
 	}
 	message.SetRaw(roomTouchedKey, true)
+	return nil
+}
+
+// stampMessage sets a new message's "created" (and "updated") to now, or,
+// when its room's newest message or last change is not older (two messages
+// in one millisecond, the clock stepped back), to one millisecond after
+// that. Messages are stored one transaction at a time, and this runs inside
+// the message's, so within a room "created" strictly increases in the
+// order messages were stored: sorting by it is that order, and a read up to
+// the room's newest message (markRead) never covers a later one. A
+// "created" set by Go code (an import keeping its dates) is left alone.
+func stampMessage(app core.App, message *core.Record) error {
+	if !message.GetDateTime("created").IsZero() {
+		return nil
+	}
+	var room struct {
+		LastMessageAt types.DateTime `db:"last_message_at"`
+		Updated       types.DateTime `db:"updated"`
+	}
+	err := app.DB().NewQuery("SELECT [[last_message_at]], [[updated]] FROM {{" + roomsCollection + "}} WHERE [[id]] = {:room}").
+		Bind(dbx.Params{"room": message.GetString("room")}).
+		One(&room)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil // validated, then deleted meanwhile: the insert fails on its own
+	}
+	if err != nil {
+		return fmt.Errorf("find room of message %q: %w", message.Id, err)
+	}
+	at := time.Now().UTC().Truncate(time.Millisecond) // what "created" keeps
+	for _, t := range []types.DateTime{room.LastMessageAt, room.Updated} {
+		if after := t.Time().Add(time.Millisecond); at.Before(after) {
+			at = after
+		}
+	}
+	stamp, err := types.ParseDateTime(at)
+	if err != nil {
+		return fmt.Errorf("stamp message %q: %w", message.Id, err)
+	}
+	message.SetRaw("created", stamp)
+	message.SetRaw("updated", stamp)
 	return nil
 }
 

@@ -823,3 +823,100 @@ func TestMessagesParticipantCheckIsNotTheRule(t *testing.T) {
 		t.Errorf("stored strangers' messages = %d (%v); want 0", n, err)
 	}
 }
+
+// TestMessagesCreatedFollowsStoredOrder: within a room "created" strictly
+// increases in the order messages are stored, however fast they come, so
+// that sorting by "created,id" (the web app's order) is the stored order.
+// The ids here sort against that order: a tie would show.
+func TestMessagesCreatedFollowsStoredOrder(t *testing.T) {
+	app := newTestApp(t)
+	const n = 40 // each save takes well under a millisecond here
+	var stored []string
+	for i := range n {
+		id := fmt.Sprintf("ordermsg%07d", n-i)
+		sender := alice
+		if i%2 == 1 {
+			sender = bob
+		}
+		if err := saveRecord(app, "messages", id, map[string]any{"room": roomBike, "sender": sender, "text": id}); err != nil {
+			t.Fatal(err)
+		}
+		stored = append(stored, id)
+	}
+
+	records, err := app.FindRecordsByFilter("messages", "room = {:room} && id ~ 'ordermsg%'", "created,id", 0, 0, dbx.Params{"room": roomBike})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sorted []string
+	for i, r := range records {
+		sorted = append(sorted, r.Id)
+		if i > 0 && !r.GetDateTime("created").After(records[i-1].GetDateTime("created")) {
+			t.Errorf("message %s created %s, not after %s's %s", r.Id, r.GetDateTime("created"), records[i-1].Id, records[i-1].GetDateTime("created"))
+		}
+	}
+	if fmt.Sprint(sorted) != fmt.Sprint(stored) {
+		t.Errorf("sorted by created,id:\n%v\nwant the stored order:\n%v", sorted, stored)
+	}
+	room, err := app.FindRecordById("rooms", roomBike)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := room.GetDateTime("last_message_at"), records[n-1].GetDateTime("created"); !got.Equal(want) {
+		t.Errorf("room last_message_at = %s; want the newest message's created %s", got, want)
+	}
+}
+
+// TestMessagesUnreadAcrossReadsInOneMillisecond: a message stored right
+// after a read, in the same millisecond, is unread; a read covers every
+// message stored before it, even one whose time is ahead of the clock.
+func TestMessagesUnreadAcrossReadsInOneMillisecond(t *testing.T) {
+	s := newRealtimeServer(t)
+	markRead := "/api/rooms/" + roomBike + "/read"
+	unread := func(tb testing.TB) float64 {
+		tb.Helper()
+		room := s.mustRequest(tb, http.MethodGet, "/api/collections/rooms/records/"+roomBike, bob, nil, http.StatusOK)
+		n, ok := room["unread"].(float64)
+		if !ok {
+			tb.Fatalf("bob's view of the room has unread %v; want a number", room["unread"])
+		}
+		return n
+	}
+
+	for i := range 100 { // a read and a message a fraction of a millisecond apart (without the fix about one round in 20 fails)
+		s.mustRequest(t, http.MethodPost, markRead, bob, nil, http.StatusNoContent)
+		if err := saveRecord(s.app, "messages", "", map[string]any{"room": roomBike, "sender": alice, "text": fmt.Sprint("right after ", i)}); err != nil {
+			t.Fatal(err)
+		}
+		if got := unread(t); got != 1 {
+			t.Fatalf("round %d: unread %v after a read and one message from alice; want 1", i, got)
+		}
+	}
+
+	// The clock steps back an hour (or another message took that time):
+	// a new message still comes after the newest, and a read covers it.
+	ahead := time.Now().UTC().Add(time.Hour).Truncate(time.Millisecond)
+	if _, err := s.app.DB().NewQuery("UPDATE rooms SET last_message_at = {:at} WHERE id = {:room}").
+		Bind(dbx.Params{"at": ahead.Format(types.DefaultDateLayout), "room": roomBike}).Execute(); err != nil {
+		t.Fatal(err)
+	}
+	id := s.sendMessage(t, alice, roomBike, "after the clock stepped back")
+	msg, err := s.app.FindRecordById("messages", id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if created := msg.GetDateTime("created").Time(); !created.After(ahead) {
+		t.Errorf("created %s; want after the room's newest message at %s", created, ahead)
+	}
+	if got := unread(t); got != 2 {
+		t.Errorf("unread %v; want 2 (the last round's message and this one)", got)
+	}
+	s.mustRequest(t, http.MethodPost, markRead, bob, nil, http.StatusNoContent)
+	if got := unread(t); got != 0 {
+		t.Errorf("unread %v after reading; want 0", got)
+	}
+	s.sendMessage(t, alice, roomBike, "and one more")
+	if got := unread(t); got != 1 {
+		t.Errorf("unread %v after one more message; want 1", got)
+	}
+}

@@ -218,7 +218,13 @@ func markRead(e *core.RequestEvent) error {
 		} else if err != nil {
 			return fmt.Errorf("find read state of room %q: %w", room.Id, err)
 		}
-		read.Set("last_read_at", types.NowDateTime())
+		// Up to now, and never short of the newest message, whose time
+		// may be a little ahead (stampMessage).
+		readAt := types.NowDateTime()
+		if newest := room.GetDateTime("last_message_at"); readAt.Before(newest) {
+			readAt = newest
+		}
+		read.Set("last_read_at", readAt)
 		if err := txApp.Save(read); err != nil {
 			return fmt.Errorf("save read state of room %q: %w", room.Id, err)
 		}
