@@ -920,3 +920,27 @@ func TestMessagesUnreadAcrossReadsInOneMillisecond(t *testing.T) {
 		t.Errorf("unread %v after one more message; want 1", got)
 	}
 }
+
+// BenchmarkMessageSave stores messages into one room as Go code (or the
+// dashboard) does: validation, the stamp, the insert and the room preview
+// in one transaction, and the fan-out's hand-off; no request, no flood
+// control. Compare runs with benchstat:
+//
+//	GOTOOLCHAIN=go1.27.3 go test ./hooks -run '^$' -bench MessageSave -count 10
+func BenchmarkMessageSave(b *testing.B) {
+	app := newTestApp(b)
+	messages, err := app.FindCollectionByNameOrId("messages")
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for i := 0; b.Loop(); i++ {
+		msg := core.NewRecord(messages)
+		msg.Set("room", roomBike)
+		msg.Set("sender", alice)
+		msg.Set("text", "benchmark message")
+		if err := app.Save(msg); err != nil {
+			b.Fatalf("save message %d: %v", i, err)
+		}
+	}
+}
