@@ -18,10 +18,12 @@ import (
 // chat message costs. A client sends the same token with every request,
 // so the cache keeps, for a users token PocketBase has verified, the record
 // it resolved to, and hands a copy to later requests with the same token
-// until the token expires. Any change to a users record or to a collection
-// (a new password or token secret, a deleted user) empties the cache, so a
-// revoked token is refused as soon as the change is saved. Verifying stays
-// PocketBase's own FindAuthRecordByToken; superuser tokens are not cached.
+// until the token expires. A change to a users record (a new password, a
+// deleted user) drops that user's entries, and a change to any collection
+// (a new token secret) empties the cache, so a revoked token is refused as
+// soon as the change is saved; a user editing their name does not cost
+// everyone else a look-up. Verifying stays PocketBase's own
+// FindAuthRecordByToken; superuser tokens are not cached.
 
 // authCacheMaxEntries bounds the cache; when full, it starts over.
 const authCacheMaxEntries = 10_000
@@ -51,12 +53,17 @@ func registerAuthCache(app core.App) *authCache {
 		return se.Next()
 	})
 
-	invalidate := func(e *core.ModelEvent) error {
-		c.invalidate()
+	forgetUser := func(e *core.ModelEvent) error {
+		record, ok := e.Model.(*core.Record)
+		if !ok {
+			c.invalidate()
+			return e.Next()
+		}
+		c.forgetUser(record.Id) // PocketBase never changes a record's id
 		return e.Next()
 	}
-	app.OnModelAfterUpdateSuccess(usersCollection).BindFunc(invalidate)
-	app.OnModelAfterDeleteSuccess(usersCollection).BindFunc(invalidate)
+	app.OnModelAfterUpdateSuccess(usersCollection).BindFunc(forgetUser)
+	app.OnModelAfterDeleteSuccess(usersCollection).BindFunc(forgetUser)
 	app.OnCollectionAfterUpdateSuccess().BindFunc(func(e *core.CollectionEvent) error {
 		c.invalidate()
 		return e.Next()
@@ -133,6 +140,19 @@ func (c *authCache) put(token string, record *core.Record, expires time.Time, ge
 		clear(c.entries)
 	}
 	c.entries[token] = authCacheEntry{record: record.Clone(), expires: expires}
+}
+
+// forgetUser drops the entries of the user userID. Like invalidate, it
+// turns away look-ups in flight, whoever they are for.
+func (c *authCache) forgetUser(userID string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.gen++
+	for token, entry := range c.entries {
+		if entry.record.Id == userID {
+			delete(c.entries, token)
+		}
+	}
 }
 
 func (c *authCache) invalidate() {

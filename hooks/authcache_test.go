@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pocketbase/dbx"
 	"github.com/pocketbase/pocketbase/core"
 )
 
@@ -120,5 +121,46 @@ func TestAuthCacheExpiry(t *testing.T) {
 	time.Sleep(2500 * time.Millisecond)
 	if got := statusWithToken(t, s, http.MethodPost, markRead, token); got != http.StatusUnauthorized {
 		t.Fatalf("mark read with the expired token = %d; want 401", got)
+	}
+}
+
+// TestAuthCacheForgetsOnlyTheChangedUser: saving one user drops that
+// user's cached tokens only. Seen through a change the cache cannot
+// notice: alice's token key rewritten in SQL, under the hooks, revokes
+// her token for PocketBase, yet her cached entry still answers after bob
+// is saved (and is dropped once alice herself is).
+func TestAuthCacheForgetsOnlyTheChangedUser(t *testing.T) {
+	s := newRealtimeServer(t)
+	for _, user := range []string{alice, bob} {
+		if got := authRefresh(t, s, tokens[user]); got != http.StatusOK {
+			t.Fatalf("auth-refresh as %s = %d; want 200", user, got)
+		}
+	}
+	if _, err := s.app.DB().NewQuery("UPDATE users SET tokenKey = 'rewritten-under-the-hooks-0123456789' WHERE id = {:id}").
+		Bind(dbx.Params{"id": alice}).Execute(); err != nil {
+		t.Fatal(err)
+	}
+
+	save := func(id string) {
+		t.Helper()
+		user, err := s.app.FindRecordById("users", id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		user.Set("name", "Renamed")
+		if err := s.app.Save(user); err != nil {
+			t.Fatal(err)
+		}
+	}
+	save(bob)
+	if got := authRefresh(t, s, tokens[alice]); got != http.StatusOK {
+		t.Errorf("auth-refresh with alice's cached token after bob's save = %d; want 200 (her entry kept)", got)
+	}
+	if got := authRefresh(t, s, tokens[bob]); got != http.StatusOK {
+		t.Errorf("auth-refresh with bob's token after his name changed = %d; want 200", got)
+	}
+	save(alice)
+	if got := authRefresh(t, s, tokens[alice]); got != http.StatusUnauthorized {
+		t.Errorf("auth-refresh with alice's token after her own save = %d; want 401 (her token key changed)", got)
 	}
 }
