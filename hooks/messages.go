@@ -98,14 +98,23 @@ func registerMessages(app core.App, flood *floodGuard, fan *fanout) {
 		defer func() { e.App = outer }()
 		return e.App.RunInTransaction(func(txApp core.App) error {
 			e.App = txApp
+			if fan.ownsRoomEvents() {
+				// One statement before the insert stamps the message and
+				// updates the preview; the insert failing undoes it.
+				if err := touchRoomInPlace(txApp, e.Record); err != nil {
+					return err
+				}
+				if err := e.Next(); err != nil {
+					return err
+				}
+				e.Record.SetRaw(roomTouchedKey, true)
+				return nil
+			}
 			if err := stampMessage(txApp, e.Record); err != nil {
 				return err
 			}
 			if err := e.Next(); err != nil {
 				return err
-			}
-			if fan.ownsRoomEvents() {
-				return touchRoomInPlace(txApp, e.Record)
 			}
 			return touchRoom(txApp, e.Record)
 		})
@@ -136,25 +145,43 @@ func isMessagesCollection(app core.App, nameOrID string) bool {
 // then sends the room event itself, after the message.
 const roomTouchedKey = "@marketchatRoomTouched"
 
-// touchRoomInPlace is touchRoom in one UPDATE, without loading and saving
-// the room record (and so without PocketBase's room update hooks, whose
-// only consumer is the realtime broadcast the fan-out replaces).
+// touchRoomInPlace stamps a new message (see stampMessage) and sets its
+// room's preview in one UPDATE, before the message is inserted, without
+// loading and saving the room record (and so without PocketBase's room
+// update hooks, whose only consumer is the realtime broadcast the fan-out
+// replaces). The stamp is computed by SQLite from the room row it updates.
 func touchRoomInPlace(app core.App, message *core.Record) error {
-	at := message.GetDateTime("created").String()
-	res, err := app.DB().NewQuery(`UPDATE {{` + roomsCollection + `}}
-		SET [[last_message]] = {:text}, [[last_message_at]] = {:at}, [[updated]] = {:at}
-		WHERE [[id]] = {:room}`).
-		Bind(dbx.Params{"text": preview(message), "at": at, "room": message.GetString("room")}).
-		Execute()
-	if err != nil {
-		return fmt.Errorf("update room of message %q: %w", message.Id, err)
+	roomID := message.GetString("room")
+	at := message.GetDateTime("created")
+	var query *dbx.Query
+	if at.IsZero() {
+		query = app.DB().NewQuery(`UPDATE {{` + roomsCollection + `}}
+			SET [[last_message]] = {:text}, [[last_message_at]] = ` + messageStampSQL + `, [[updated]] = ` + messageStampSQL + `
+			WHERE [[id]] = {:room} RETURNING [[last_message_at]]`).
+			Bind(dbx.Params{"text": preview(message), "now": types.NowDateTime().String(), "room": roomID})
+	} else { // set by Go code: kept
+		query = app.DB().NewQuery(`UPDATE {{` + roomsCollection + `}}
+			SET [[last_message]] = {:text}, [[last_message_at]] = {:at}, [[updated]] = {:at}
+			WHERE [[id]] = {:room} RETURNING [[last_message_at]]`).
+			Bind(dbx.Params{"text": preview(message), "at": at.String(), "room": roomID})
 	}
-	if n, err := res.RowsAffected(); err != nil || n != 1 {
-		return fmt.Errorf("update room of message %q: %d rows, %v", message.Id, n, err)
+	var stamp types.DateTime
+	if err := query.Row(&stamp); err != nil {
+		// No row: validated, then deleted meanwhile.
+		return fmt.Errorf("update room %q of message %q: %w", roomID, message.Id, err)
 	}
-	message.SetRaw(roomTouchedKey, true)
+	message.SetRaw("created", stamp)
+	message.SetRaw("updated", stamp)
 	return nil
 }
+
+// messageStampSQL is stampMessage's rule in SQL, on a rooms row: {:now},
+// or one millisecond after last_message_at or updated when that is later.
+// Dates are PocketBase's text (types.DefaultDateLayout), which compare as
+// strings; an empty date gives ” and loses.
+const messageStampSQL = `max({:now},
+	COALESCE(strftime('%Y-%m-%d %H:%M:%fZ', [[last_message_at]], '+0.001 seconds'), ''),
+	COALESCE(strftime('%Y-%m-%d %H:%M:%fZ', [[updated]], '+0.001 seconds'), ''))`
 
 // stampMessage sets a new message's "created" (and "updated") to now, or,
 // when its room's newest message or last change is not older (two messages
@@ -164,6 +191,7 @@ func touchRoomInPlace(app core.App, message *core.Record) error {
 // order messages were stored: sorting by it is that order, and a read up to
 // the room's newest message (markRead) never covers a later one. A
 // "created" set by Go code (an import keeping its dates) is left alone.
+// touchRoomInPlace does the same in SQL on the fan-out's path.
 func stampMessage(app core.App, message *core.Record) error {
 	if !message.GetDateTime("created").IsZero() {
 		return nil

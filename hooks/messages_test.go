@@ -829,7 +829,19 @@ func TestMessagesParticipantCheckIsNotTheRule(t *testing.T) {
 // that sorting by "created,id" (the web app's order) is the stored order.
 // The ids here sort against that order: a tie would show.
 func TestMessagesCreatedFollowsStoredOrder(t *testing.T) {
-	app := newTestApp(t)
+	for name, config := range roomPreviewPaths {
+		t.Run(name, func(t *testing.T) { testCreatedFollowsStoredOrder(t, newTestAppWithConfig(t, config)) })
+	}
+}
+
+// roomPreviewPaths are the two ways a message updates its room's preview
+// (and is stamped): in one UPDATE for the fan-out, or by saving the room.
+var roomPreviewPaths = map[string]hooks.Config{
+	"fan-out":        {},
+	"plain realtime": {PlainRealtime: true},
+}
+
+func testCreatedFollowsStoredOrder(t *testing.T, app *tests.TestApp) {
 	const n = 40 // each save takes well under a millisecond here
 	var stored []string
 	for i := range n {
@@ -871,7 +883,12 @@ func TestMessagesCreatedFollowsStoredOrder(t *testing.T) {
 // after a read, in the same millisecond, is unread; a read covers every
 // message stored before it, even one whose time is ahead of the clock.
 func TestMessagesUnreadAcrossReadsInOneMillisecond(t *testing.T) {
-	s := newRealtimeServer(t)
+	for name, config := range roomPreviewPaths {
+		t.Run(name, func(t *testing.T) { testUnreadAcrossReads(t, serveRealtime(t, newTestAppWithConfig(t, config))) })
+	}
+}
+
+func testUnreadAcrossReads(t *testing.T, s *realtimeServer) {
 	markRead := "/api/rooms/" + roomBike + "/read"
 	unread := func(tb testing.TB) float64 {
 		tb.Helper()
@@ -942,5 +959,45 @@ func BenchmarkMessageSave(b *testing.B) {
 		if err := app.Save(msg); err != nil {
 			b.Fatalf("save message %d: %v", i, err)
 		}
+	}
+}
+
+// TestMessagesImportKeepsCreated: a message whose "created" Go code set (an
+// import of old chats) keeps it, and its room's preview takes that time.
+func TestMessagesImportKeepsCreated(t *testing.T) {
+	for name, config := range roomPreviewPaths {
+		t.Run(name, func(t *testing.T) {
+			app := newTestAppWithConfig(t, config)
+			messages, err := app.FindCollectionByNameOrId("messages")
+			if err != nil {
+				t.Fatal(err)
+			}
+			then, err := types.ParseDateTime("2030-01-02 03:04:05.678Z")
+			if err != nil {
+				t.Fatal(err)
+			}
+			msg := core.NewRecord(messages)
+			msg.Set("room", roomBike)
+			msg.Set("sender", alice)
+			msg.Set("text", "imported")
+			msg.SetRaw("created", then)
+			if err := app.Save(msg); err != nil {
+				t.Fatal(err)
+			}
+			stored, err := app.FindRecordById("messages", msg.Id)
+			if err != nil {
+				t.Fatal(err)
+			}
+			room, err := app.FindRecordById("rooms", roomBike)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := stored.GetDateTime("created"); !got.Equal(then) {
+				t.Errorf("stored created = %s; want the imported %s", got, then)
+			}
+			if got := room.GetDateTime("last_message_at"); !got.Equal(then) || room.GetString("last_message") != "imported" {
+				t.Errorf("room preview = %q at %s; want %q at %s", room.GetString("last_message"), got, "imported", then)
+			}
+		})
 	}
 }
