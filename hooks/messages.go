@@ -178,7 +178,7 @@ func touchRoomInPlace(app core.App, message *core.Record) error {
 // messageStampSQL is stampMessage's rule in SQL, on a rooms row: {:now},
 // or one millisecond after last_message_at or updated when that is later.
 // Dates are PocketBase's text (types.DefaultDateLayout), which compare as
-// strings; an empty date gives ” and loses.
+// strings; an empty date becomes the empty string, which loses.
 const messageStampSQL = `max({:now},
 	COALESCE(strftime('%Y-%m-%d %H:%M:%fZ', [[last_message_at]], '+0.001 seconds'), ''),
 	COALESCE(strftime('%Y-%m-%d %H:%M:%fZ', [[updated]], '+0.001 seconds'), ''))`
