@@ -25,7 +25,8 @@ import (
 // busy chat would otherwise write a log row per message.
 func registerMessages(app core.App, flood *floodGuard, fan *fanout) {
 	participants := &preparedQuery{app: app, sql: participantQuery}
-	closeOnTerminate(app, participants)
+	roomTimes := &preparedQuery{app: app, sql: roomTimesQuery}
+	closeOnTerminate(app, participants, roomTimes)
 
 	app.OnRecordValidate(messagesCollection).BindFunc(func(e *core.RecordEvent) error {
 		if err := checkText(e.Record, "text"); err != nil {
@@ -98,23 +99,18 @@ func registerMessages(app core.App, flood *floodGuard, fan *fanout) {
 		defer func() { e.App = outer }()
 		return e.App.RunInTransaction(func(txApp core.App) error {
 			e.App = txApp
-			if fan.ownsRoomEvents() {
-				// One statement before the insert stamps the message and
-				// updates the preview; the insert failing undoes it.
-				if err := touchRoomInPlace(txApp, e.Record); err != nil {
-					return err
-				}
-				if err := e.Next(); err != nil {
-					return err
-				}
-				e.Record.SetRaw(roomTouchedKey, true)
-				return nil
+			times := roomTimes
+			if outer.IsTransactional() {
+				times = nil // a batch: earlier messages of it are not committed yet
 			}
-			if err := stampMessage(txApp, e.Record); err != nil {
+			if err := stampMessage(txApp, times, e.Record); err != nil {
 				return err
 			}
 			if err := e.Next(); err != nil {
 				return err
+			}
+			if fan.ownsRoomEvents() {
+				return touchRoomInPlace(txApp, e.Record)
 			}
 			return touchRoom(txApp, e.Record)
 		})
@@ -145,43 +141,25 @@ func isMessagesCollection(app core.App, nameOrID string) bool {
 // then sends the room event itself, after the message.
 const roomTouchedKey = "@marketchatRoomTouched"
 
-// touchRoomInPlace stamps a new message (see stampMessage) and sets its
-// room's preview in one UPDATE, before the message is inserted, without
-// loading and saving the room record (and so without PocketBase's room
-// update hooks, whose only consumer is the realtime broadcast the fan-out
-// replaces). The stamp is computed by SQLite from the room row it updates.
+// touchRoomInPlace is touchRoom in one UPDATE, without loading and saving
+// the room record (and so without PocketBase's room update hooks, whose
+// only consumer is the realtime broadcast the fan-out replaces).
 func touchRoomInPlace(app core.App, message *core.Record) error {
-	roomID := message.GetString("room")
-	at := message.GetDateTime("created")
-	var query *dbx.Query
-	if at.IsZero() {
-		query = app.DB().NewQuery(`UPDATE {{` + roomsCollection + `}}
-			SET [[last_message]] = {:text}, [[last_message_at]] = ` + messageStampSQL + `, [[updated]] = ` + messageStampSQL + `
-			WHERE [[id]] = {:room} RETURNING [[last_message_at]]`).
-			Bind(dbx.Params{"text": preview(message), "now": types.NowDateTime().String(), "room": roomID})
-	} else { // set by Go code: kept
-		query = app.DB().NewQuery(`UPDATE {{` + roomsCollection + `}}
-			SET [[last_message]] = {:text}, [[last_message_at]] = {:at}, [[updated]] = {:at}
-			WHERE [[id]] = {:room} RETURNING [[last_message_at]]`).
-			Bind(dbx.Params{"text": preview(message), "at": at.String(), "room": roomID})
+	at := message.GetDateTime("created").String()
+	res, err := app.DB().NewQuery(`UPDATE {{` + roomsCollection + `}}
+		SET [[last_message]] = {:text}, [[last_message_at]] = {:at}, [[updated]] = {:at}
+		WHERE [[id]] = {:room}`).
+		Bind(dbx.Params{"text": preview(message), "at": at, "room": message.GetString("room")}).
+		Execute()
+	if err != nil {
+		return fmt.Errorf("update room of message %q: %w", message.Id, err)
 	}
-	var stamp types.DateTime
-	if err := query.Row(&stamp); err != nil {
-		// No row: validated, then deleted meanwhile.
-		return fmt.Errorf("update room %q of message %q: %w", roomID, message.Id, err)
+	if n, err := res.RowsAffected(); err != nil || n != 1 {
+		return fmt.Errorf("update room of message %q: %d rows, %v", message.Id, n, err)
 	}
-	message.SetRaw("created", stamp)
-	message.SetRaw("updated", stamp)
+	message.SetRaw(roomTouchedKey, true)
 	return nil
 }
-
-// messageStampSQL is stampMessage's rule in SQL, on a rooms row: {:now},
-// or one millisecond after last_message_at or updated when that is later.
-// Dates are PocketBase's text (types.DefaultDateLayout), which compare as
-// strings; an empty date becomes the empty string, which loses.
-const messageStampSQL = `max({:now},
-	COALESCE(strftime('%Y-%m-%d %H:%M:%fZ', [[last_message_at]], '+0.001 seconds'), ''),
-	COALESCE(strftime('%Y-%m-%d %H:%M:%fZ', [[updated]], '+0.001 seconds'), ''))`
 
 // stampMessage sets a new message's "created" (and "updated") to now, or,
 // when its room's newest message or last change is not older (two messages
@@ -191,26 +169,43 @@ const messageStampSQL = `max({:now},
 // order messages were stored: sorting by it is that order, and a read up to
 // the room's newest message (markRead) never covers a later one. A
 // "created" set by Go code (an import keeping its dates) is left alone.
-// touchRoomInPlace does the same in SQL on the fan-out's path.
-func stampMessage(app core.App, message *core.Record) error {
+//
+// The room's times are read with the prepared times query when given: on
+// the read pool, which has every earlier write, since PocketBase runs one
+// write transaction at a time and this one holds the turn. Without it
+// (inside an outer transaction, whose earlier writes only app sees), they
+// are read through app.
+func stampMessage(app core.App, times *preparedQuery, message *core.Record) error {
 	if !message.GetDateTime("created").IsZero() {
 		return nil
 	}
-	var room struct {
-		LastMessageAt types.DateTime `db:"last_message_at"`
-		Updated       types.DateTime `db:"updated"`
+	roomID := message.GetString("room")
+	var lastMessageAt, updated types.DateTime
+	var err error
+	if times != nil {
+		var stmt *sql.Stmt
+		if stmt, err = times.statement(); err == nil {
+			err = stmt.QueryRow(roomID).Scan(&lastMessageAt, &updated)
+		}
+	} else {
+		var room struct {
+			LastMessageAt types.DateTime `db:"last_message_at"`
+			Updated       types.DateTime `db:"updated"`
+		}
+		err = app.DB().NewQuery("SELECT [[last_message_at]], [[updated]] FROM {{" + roomsCollection + "}} WHERE [[id]] = {:room}").
+			Bind(dbx.Params{"room": roomID}).
+			One(&room)
+		lastMessageAt, updated = room.LastMessageAt, room.Updated
 	}
-	err := app.DB().NewQuery("SELECT [[last_message_at]], [[updated]] FROM {{" + roomsCollection + "}} WHERE [[id]] = {:room}").
-		Bind(dbx.Params{"room": message.GetString("room")}).
-		One(&room)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil // validated, then deleted meanwhile: the insert fails on its own
 	}
 	if err != nil {
 		return fmt.Errorf("find room of message %q: %w", message.Id, err)
 	}
+
 	at := time.Now().UTC().Truncate(time.Millisecond) // what "created" keeps
-	for _, t := range []types.DateTime{room.LastMessageAt, room.Updated} {
+	for _, t := range []types.DateTime{lastMessageAt, updated} {
 		if after := t.Time().Add(time.Millisecond); at.Before(after) {
 			at = after
 		}
@@ -223,6 +218,9 @@ func stampMessage(app core.App, message *core.Record) error {
 	message.SetRaw("updated", stamp)
 	return nil
 }
+
+// roomTimesQuery reads the room times stampMessage goes by.
+const roomTimesQuery = `SELECT last_message_at, updated FROM rooms WHERE id = ?`
 
 // participantQuery counts the rows where room has user among its
 // participants: 1 or 0.

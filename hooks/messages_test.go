@@ -844,16 +844,32 @@ var roomPreviewPaths = map[string]hooks.Config{
 func testCreatedFollowsStoredOrder(t *testing.T, app *tests.TestApp) {
 	const n = 40 // each save takes well under a millisecond here
 	var stored []string
-	for i := range n {
+	save := func(app core.App, i int) error {
 		id := fmt.Sprintf("ordermsg%07d", n-i)
 		sender := alice
 		if i%2 == 1 {
 			sender = bob
 		}
-		if err := saveRecord(app, "messages", id, map[string]any{"room": roomBike, "sender": sender, "text": id}); err != nil {
+		stored = append(stored, id)
+		return saveRecord(app, "messages", id, map[string]any{"room": roomBike, "sender": sender, "text": id})
+	}
+	for i := range n / 2 {
+		if err := save(app, i); err != nil {
 			t.Fatal(err)
 		}
-		stored = append(stored, id)
+	}
+	// The rest in one transaction (as a batch request does): each sees
+	// the ones before it, uncommitted.
+	err := app.RunInTransaction(func(txApp core.App) error {
+		for i := n / 2; i < n; i++ {
+			if err := save(txApp, i); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
 
 	records, err := app.FindRecordsByFilter("messages", "room = {:room} && id ~ 'ordermsg%'", "created,id", 0, 0, dbx.Params{"room": roomBike})
