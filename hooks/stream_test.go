@@ -168,18 +168,9 @@ func TestStreamWireFormat(t *testing.T) {
 	// only the go statement's wrapper). CI saw the first once, -count=800
 	// the second once. A loop that served the stream would stay, and a
 	// missing reader would stay missing.
-	var loops, readers int
-	deadline := time.Now().Add(realtimeEventTimeout)
-	for {
-		loops, readers = goroutinesIn("apis.realtimeConnect"), goroutinesIn("hooks.(*liveClient).read")
-		if loops == 0 && readers == 1 || time.Now().After(deadline) {
-			break
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	if loops != 0 || readers != 1 {
-		t.Errorf("%d PocketBase loops and %d stream readers after %v; want 0 and 1", loops, readers, realtimeEventTimeout)
-	}
+	waitFor(t, realtimeEventTimeout, "0 PocketBase loops and 1 stream reader", func() bool {
+		return goroutinesIn("apis.realtimeConnect") == 0 && goroutinesIn("hooks.(*liveClient).read") == 1
+	})
 
 	s.mustRequest(t, http.MethodPost, "/api/realtime", "", map[string]any{
 		"clientId": hello.ClientID, "subscriptions": []string{"posts/*"},
