@@ -87,7 +87,19 @@ func newTestApp(tb testing.TB) *tests.TestApp {
 // newTestAppWithConfig is newTestApp with the hooks registered with config.
 func newTestAppWithConfig(tb testing.TB, config hooks.Config) *tests.TestApp {
 	tb.Helper()
-	app, err := tests.NewTestApp(templateDir)
+	return newTestAppFromWithConfig(tb, templateDir, config)
+}
+
+// newTestAppFrom is newTestApp cloned from dataDir instead of the template
+// (checkpoint a running app's WAL before cloning its data dir).
+func newTestAppFrom(tb testing.TB, dataDir string) *tests.TestApp {
+	tb.Helper()
+	return newTestAppFromWithConfig(tb, dataDir, hooks.Config{})
+}
+
+func newTestAppFromWithConfig(tb testing.TB, dataDir string, config hooks.Config) *tests.TestApp {
+	tb.Helper()
+	app, err := tests.NewTestApp(dataDir)
 	if err != nil {
 		tb.Fatalf("new test app: %v", err)
 	}

@@ -12,6 +12,7 @@ package hooks_test
 import (
 	"bufio"
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -42,6 +43,8 @@ const (
 type realtimeServer struct {
 	app *tests.TestApp
 	srv *httptest.Server
+	// tokens overrides the fixture tokens for users made by one test.
+	tokens map[string]string
 }
 
 // newRealtimeServer serves a fresh test app the way PocketBase's
@@ -84,7 +87,7 @@ func (s *realtimeServer) request(tb testing.TB, method, path, userID string, bod
 	}
 	req.Header.Set("Content-Type", "application/json")
 	if userID != "" {
-		req.Header.Set("Authorization", tokens[userID])
+		req.Header.Set("Authorization", cmp.Or(s.tokens[userID], tokens[userID]))
 	}
 	resp, err := s.srv.Client().Do(req)
 	if err != nil {

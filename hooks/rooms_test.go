@@ -1120,6 +1120,8 @@ func roomsActorName(id string) string {
 		return "carol"
 	case dave:
 		return "dave"
+	case erin:
+		return "erin"
 	}
 	return id
 }
