@@ -308,13 +308,22 @@ func chatDo(tb testing.TB, srv *httptest.Server, method, path, token, body strin
 
 // chatSend is chatDo for goroutines: it reports failure as an error.
 func chatSend(srv *httptest.Server, method, path, token, body string) (int, []byte, error) {
-	req, err := http.NewRequest(method, srv.URL+path, strings.NewReader(body))
+	headers := map[string]string{"Content-Type": "application/json"}
+	if token != "" {
+		headers["Authorization"] = token
+	}
+	return sendRequest(srv, method, path, strings.NewReader(body), headers)
+}
+
+// sendRequest sends body with headers to srv and returns the status and
+// body; it reports failure as an error, for goroutines.
+func sendRequest(srv *httptest.Server, method, path string, body io.Reader, headers map[string]string) (int, []byte, error) {
+	req, err := http.NewRequest(method, srv.URL+path, body)
 	if err != nil {
 		return 0, nil, fmt.Errorf("new request %s %s: %w", method, path, err)
 	}
-	req.Header.Set("Content-Type", "application/json")
-	if token != "" {
-		req.Header.Set("Authorization", token)
+	for k, v := range headers {
+		req.Header.Set(k, v)
 	}
 	client := &http.Client{Timeout: 30 * time.Second}
 	res, err := client.Do(req)

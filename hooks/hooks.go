@@ -1,7 +1,7 @@
 // Package hooks is everything the marketplace chat adds to PocketBase:
 // record hooks that keep the contract's invariants, the chat button and
-// mark-read routes, the computed "unread" on rooms and per-user flood
-// control. The schema itself lives in the migrations package.
+// mark-read routes, the computed "unread" on rooms, per-user flood
+// control and budgets. The schema itself lives in the migrations package.
 //
 // Where things are:
 //
@@ -10,6 +10,7 @@
 //	rooms.go       participant rules (invite, leave, 403, 204 on the last leave)
 //	messages.go    sender checks, text rules, the room's last_message
 //	flood.go       per-user flood control (429)
+//	budgets.go     image size limit (400), upload budget and posts per hour (429)
 //	reads.go       read state: "unread" on every room, POST /api/rooms/{id}/read
 //	chat.go        POST /api/posts/{id}/chat, the atomic find-or-create
 //	realtime.go    per-room realtime fan-out, connection and subscription caps
@@ -108,6 +109,7 @@ func Register(app core.App, config Config) error {
 	registerRooms(app)
 	fan := registerRealtime(app, config)
 	registerMessages(app, newFloodGuard(FloodMaxMessages, FloodWindow), fan)
+	registerBudgets(app) // after registerMessages: see its doc
 	registerReads(app)
 	registerChat(app)
 	registerQueryGuard(app)

@@ -1,6 +1,7 @@
-// Package migrations builds the chat schema: users, posts, rooms, messages
-// and the hidden per-user read state, plus the app settings a fresh install
-// needs. Each file holds one collection or one change, up and down.
+// Package migrations builds the chat schema: users, posts, rooms, messages,
+// the hidden per-user read state, and the budgets' admin setting and
+// upload record, plus the app settings a fresh install needs. Each file
+// holds one collection or one change, up and down.
 package migrations
 
 import "fmt"
