@@ -10,6 +10,7 @@
 //	rooms.go       participant rules (invite, leave, 403, 204 on the last leave)
 //	messages.go    sender checks, text rules, the room's last_message
 //	flood.go       per-user flood control (429)
+//	signin.go      per-account limit on failed password sign-ins (429)
 //	reads.go       read state: "unread" on every room, POST /api/rooms/{id}/read
 //	chat.go        POST /api/posts/{id}/chat, the atomic find-or-create
 //	realtime.go    per-room realtime fan-out, connection and subscription caps
@@ -96,6 +97,10 @@ type Config struct {
 	// RealtimeMaxLifetime closes every realtime stream after this long;
 	// 0 means DefaultRealtimeMaxLifetime.
 	RealtimeMaxLifetime time.Duration
+
+	// Now is the clock of the per-account sign-in limit (signin.go); nil
+	// means time.Now. Tests move it forward instead of sleeping.
+	Now func() time.Time
 }
 
 // Register binds every hook and route of the chat onto app. It takes the
@@ -104,6 +109,7 @@ type Config struct {
 func Register(app core.App, config Config) error {
 	registerUsers(app)
 	registerAuthCache(app)
+	registerSignInLimit(app, config.Now)
 	registerPosts(app)
 	registerRooms(app)
 	fan := registerRealtime(app, config)
