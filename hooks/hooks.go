@@ -18,6 +18,7 @@
 //	queryguard.go  filters and sorts that could learn about hidden rows
 //	storage.go     a write that finds no space answers 503 (retryable), not 400
 //	authcache.go   a verified auth token skips PocketBase's look-up next time
+//	revoke.go      POST /api/auth/revoke: every token of the user invalid at once
 //	prepared.go    prepared statements for the reads every message makes
 //
 // Example usage:
@@ -113,6 +114,7 @@ func Register(app core.App, config Config) error {
 	registerPosts(app)
 	registerRooms(app)
 	fan := registerRealtime(app, config)
+	registerRevoke(app, fan)
 	registerMessages(app, newFloodGuard(FloodMaxMessages, FloodWindow), fan)
 	registerReads(app)
 	registerChat(app)
