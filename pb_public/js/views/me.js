@@ -70,12 +70,28 @@ export function mount(ctx, main) {
   const myPosts = h('ul', { class: 'post-list' });
   const postsStatus = h('p', { class: 'list-status', text: ctx.t('loading') });
 
+  const signedOut = () => {
+    ctx.pb.authStore.clear();
+    location.hash = '#/';
+    location.reload();
+  };
   const signOut = h('button', {
-    type: 'button', class: 'button secondary', id: 'sign-out', text: ctx.t('me_sign_out'),
-    onclick: () => {
-      ctx.pb.authStore.clear();
-      location.hash = '#/';
-      location.reload();
+    type: 'button', class: 'button secondary', id: 'sign-out', text: ctx.t('me_sign_out'), onclick: signedOut,
+  });
+  const signOutAlert = alertBox();
+  const signOutEverywhere = h('button', {
+    type: 'button', class: 'button secondary', id: 'sign-out-everywhere', text: ctx.t('me_sign_out_everywhere'),
+    onclick: async () => {
+      if (!confirm(ctx.t('me_sign_out_everywhere_confirm'))) return;
+      signOutAlert.set('');
+      signOutEverywhere.disabled = true;
+      try {
+        await ctx.api.signOutEverywhere();
+        signedOut();
+      } catch (err) {
+        signOutAlert.set(ctx.errorText(err));
+        signOutEverywhere.disabled = false;
+      }
     },
   });
 
@@ -83,7 +99,7 @@ export function mount(ctx, main) {
     h('h2', { class: 'section-title', text: ctx.t('me_profile') }), form,
     h('h2', { class: 'section-title', text: ctx.t('me_language') }), h('div', { class: 'field' }, lang),
     h('h2', { class: 'section-title', text: ctx.t('me_my_posts') }), myPosts, postsStatus,
-    h('div', { class: 'button-row' }, signOut)));
+    h('div', { class: 'button-row' }, signOut, signOutEverywhere), signOutAlert));
   lang.setAttribute('aria-label', ctx.t('me_language'));
 
   ctx.pb.collection('posts').getList(1, 50, { filter: ctx.pb.filter('author = {:me}', { me: me.id }), sort: '-created' })
