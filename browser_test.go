@@ -694,9 +694,15 @@ func (b *browserSession) signIn(email string) {
 // writePNG makes a small photo to upload.
 func writePNG(t *testing.T) string {
 	t.Helper()
-	img := image.NewRGBA(image.Rect(0, 0, 160, 120))
-	for y := 0; y < 120; y++ {
-		for x := 0; x < 160; x++ {
+	return writeSizedPNG(t, 160, 120)
+}
+
+// writeSizedPNG makes a width × height photo to upload.
+func writeSizedPNG(t *testing.T, width, height int) string {
+	t.Helper()
+	img := image.NewRGBA(image.Rect(0, 0, width, height))
+	for y := 0; y < height; y++ {
+		for x := 0; x < width; x++ {
 			img.Set(x, y, color.RGBA{R: uint8(60 + x), G: uint8(120 + y/2), B: uint8(200 - x/2), A: 255})
 		}
 	}
@@ -810,4 +816,50 @@ func (b *browserSession) waitJSAcrossRestore(what, expr string) {
 		time.Sleep(100 * time.Millisecond)
 	}
 	b.t.Fatalf("%s: waiting for %s (last error %v)\nexpression: %s\n%s", b.name, what, lastErr, expr, b.state())
+}
+
+// TestBrowserPhotoShrunkBeforeUpload: a 4000 × 3000 PNG picked for a post
+// is stored at most 2048 pixels on its longest side, re-encoded (WebP in
+// chromium), with its aspect ratio kept.
+func TestBrowserPhotoShrunkBeforeUpload(t *testing.T) {
+	requireChromium(t)
+	s := startServer(t)
+
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+
+	const width, height = 4000, 3000
+	photo := writeSizedPNG(t, width, height)
+	seller := openBrowser(ctx, t, "seller", s.URL, "en-US,en")
+	seller.signUp("Mina the seller", "seller@example.com")
+	seller.click(`a.fab`)
+	seller.waitVisible(`input[name="title"]`)
+	seller.do(chromedp.SetUploadFiles(chromedp.CSS(`input[name="images"]`), []string{photo}))
+	seller.waitJS("the photo preview", `document.querySelectorAll('.photo-tile img').length === 1`)
+	seller.typeInto(`input[name="title"]`, "Big photo")
+	seller.typeInto(`input[name="price"]`, "100")
+	seller.click(`form button[type="submit"]`)
+	seller.waitJS("the new post's page", `location.hash.startsWith('#/post/')`)
+
+	postID := strings.TrimPrefix(evalJS[string](seller, `location.hash`), "#/post/")
+	var post struct{ Images []string }
+	if st := s.do(t, "GET", "/api/collections/posts/records/"+postID, "", nil, &post); st != http.StatusOK || len(post.Images) != 1 {
+		t.Fatalf("the post %q = %d %+v; want 200 with one image", postID, st, post)
+	}
+	if name := post.Images[0]; !strings.HasSuffix(name, ".webp") && !strings.HasSuffix(name, ".jpg") {
+		t.Errorf("stored file %q; want a .webp or .jpg (re-encoded)", name)
+	}
+	fileURL := "/api/files/posts/" + postID + "/" + post.Images[0]
+	// The browser decodes the stored file, whatever its format.
+	seller.do(chromedp.Evaluate[chromedp.Void](`(() => {
+		const img = new Image();
+		img.onload = () => { window.__stored = [img.naturalWidth, img.naturalHeight]; };
+		img.src = ` + jsString(fileURL) + `;
+	})()`))
+	seller.waitJS("the stored photo decodes", `Array.isArray(window.__stored)`)
+	got := evalJS[[]int](seller, `window.__stored`)
+	if len(got) != 2 || max(got[0], got[1]) > 2048 || got[0] != 2048 || got[1] != 1536 {
+		t.Errorf("stored photo is %v pixels; want 2048 × 1536 (the 4000 × 3000 original, longest side 2048)", got)
+	}
+	seller.checkConsole()
 }

@@ -3,6 +3,8 @@
 import { h, fill } from '../dom.js';
 import { alertBox, apiFieldErrors, avatar, field, showErrors } from './widgets.js';
 import { postRow } from './feed.js';
+import { shrinkPhoto } from '../photo-canvas.js';
+import { AVATAR_MAX_BYTES } from '../photos.js';
 
 export function mount(ctx, main) {
   ctx.setHeader({ title: ctx.t('me_title') });
@@ -44,9 +46,9 @@ export function mount(ctx, main) {
     saved.textContent = '';
     showErrors(form, {});
     const data = { name: name.value };
-    if (photo.files.length) data.avatar = photo.files[0];
     submit.disabled = true;
     try {
+      if (photo.files.length) data.avatar = await shrinkPhoto(photo.files[0], { maxBytes: AVATAR_MAX_BYTES });
       const user = await ctx.pb.collection('users').update(me.id, data);
       fill(face, avatar(ctx, user, 72));
       photo.value = '';
