@@ -694,9 +694,15 @@ func (b *browserSession) signIn(email string) {
 // writePNG makes a small photo to upload.
 func writePNG(t *testing.T) string {
 	t.Helper()
-	img := image.NewRGBA(image.Rect(0, 0, 160, 120))
-	for y := 0; y < 120; y++ {
-		for x := 0; x < 160; x++ {
+	return writeSizedPNG(t, 160, 120)
+}
+
+// writeSizedPNG makes a width × height photo to upload.
+func writeSizedPNG(t *testing.T, width, height int) string {
+	t.Helper()
+	img := image.NewRGBA(image.Rect(0, 0, width, height))
+	for y := 0; y < height; y++ {
+		for x := 0; x < width; x++ {
 			img.Set(x, y, color.RGBA{R: uint8(60 + x), G: uint8(120 + y/2), B: uint8(200 - x/2), A: 255})
 		}
 	}
@@ -810,4 +816,97 @@ func (b *browserSession) waitJSAcrossRestore(what, expr string) {
 		time.Sleep(100 * time.Millisecond)
 	}
 	b.t.Fatalf("%s: waiting for %s (last error %v)\nexpression: %s\n%s", b.name, what, lastErr, expr, b.state())
+}
+
+// TestBrowserPhotoShrunkBeforeUpload: a 4000 × 3000 PNG picked for a post
+// is stored at most 2048 pixels on its longest side, re-encoded (WebP in
+// chromium), with its aspect ratio kept.
+func TestBrowserPhotoShrunkBeforeUpload(t *testing.T) {
+	requireChromium(t)
+	s := startServer(t)
+
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+
+	const width, height = 4000, 3000
+	photo := writeSizedPNG(t, width, height)
+	seller := openBrowser(ctx, t, "seller", s.URL, "en-US,en")
+	seller.signUp("Mina the seller", "seller@example.com")
+	seller.click(`a.fab`)
+	seller.waitVisible(`input[name="title"]`)
+	seller.do(chromedp.SetUploadFiles(chromedp.CSS(`input[name="images"]`), []string{photo}))
+	seller.waitJS("the photo preview", `document.querySelectorAll('.photo-tile img').length === 1`)
+	seller.typeInto(`input[name="title"]`, "Big photo")
+	seller.typeInto(`input[name="price"]`, "100")
+	seller.click(`form button[type="submit"]`)
+	seller.waitJS("the new post's page", `location.hash.startsWith('#/post/')`)
+
+	postID := strings.TrimPrefix(evalJS[string](seller, `location.hash`), "#/post/")
+	var post struct{ Images []string }
+	if st := s.do(t, "GET", "/api/collections/posts/records/"+postID, "", nil, &post); st != http.StatusOK || len(post.Images) != 1 {
+		t.Fatalf("the post %q = %d %+v; want 200 with one image", postID, st, post)
+	}
+	if name := post.Images[0]; !strings.HasSuffix(name, ".webp") && !strings.HasSuffix(name, ".jpg") {
+		t.Errorf("stored file %q; want a .webp or .jpg (re-encoded)", name)
+	}
+	fileURL := "/api/files/posts/" + postID + "/" + post.Images[0]
+	// The browser decodes the stored file, whatever its format.
+	seller.do(chromedp.Evaluate[chromedp.Void](`(() => {
+		const img = new Image();
+		img.onload = () => { window.__stored = [img.naturalWidth, img.naturalHeight]; };
+		img.src = ` + jsString(fileURL) + `;
+	})()`))
+	seller.waitJS("the stored photo decodes", `Array.isArray(window.__stored)`)
+	got := evalJS[[]int](seller, `window.__stored`)
+	if len(got) != 2 || max(got[0], got[1]) > 2048 || got[0] != 2048 || got[1] != 1536 {
+		t.Errorf("stored photo is %v pixels; want 2048 × 1536 (the 4000 × 3000 original, longest side 2048)", got)
+	}
+	seller.checkConsole()
+}
+
+// TestBrowserSignOutEverywhere: one user signed in on a phone and a
+// laptop; "Sign out on every device" on the phone signs both out, the
+// laptop by itself (its live stream is closed, it asks whether its sign-in
+// still holds), and the old token is refused.
+func TestBrowserSignOutEverywhere(t *testing.T) {
+	requireChromium(t)
+	s := startServer(t)
+
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+
+	s.signUp(t, "mina@example.com", "Mina")
+	phone := openBrowser(ctx, t, "phone", s.URL, "en-US,en")
+	laptop := openBrowser(ctx, t, "laptop", s.URL, "ko-KR,ko")
+	phone.signIn("mina@example.com")
+	laptop.signIn("mina@example.com")
+	token := evalJS[string](laptop, `JSON.parse(localStorage.getItem('pocketbase_auth')).token`)
+	laptop.navigate("/#/chats")
+	laptop.waitJS("the laptop's chat list", `location.hash === '#/chats' && document.querySelector('.list-status')?.textContent.length > 0`)
+
+	phone.navigate("/#/me")
+	phone.waitJS("the button in English", `document.querySelector('#sign-out-everywhere')?.textContent === 'Sign out on every device'`)
+	laptop.navigate("/#/me")
+	laptop.waitJS("the button in Korean", `document.querySelector('#sign-out-everywhere')?.textContent === '모든 기기에서 로그아웃'`)
+	laptop.navigate("/#/chats")
+	laptop.waitJS("the laptop's chat list again", `location.hash === '#/chats' && document.body.dataset.signedIn === 'true'`)
+
+	phone.click(`#sign-out-everywhere`)
+	// Both pages reload when signed out.
+	phone.waitJSAcrossRestore("the phone is signed out", `document.body.dataset.signedIn === 'false' && !localStorage.getItem('pocketbase_auth')`)
+	laptop.waitJSAcrossRestore("the laptop signs out by itself", `document.body.dataset.signedIn === 'false' && !localStorage.getItem('pocketbase_auth')`)
+	if st := s.do(t, "POST", "/api/collections/users/auth-refresh", token, nil, nil); st != http.StatusUnauthorized {
+		t.Errorf("auth-refresh with the laptop's old token = %d; want 401", st)
+	}
+	phone.mu.Lock()
+	dialogs := fmt.Sprintf("%q", phone.dialogs)
+	phone.mu.Unlock()
+	if !strings.Contains(dialogs, "Sign out on every device, this one included?") {
+		t.Errorf("confirm dialogs = %s; want the sign-out question", dialogs)
+	}
+	// Each page's stream is closed by the revoke, and its check of the
+	// old sign-in is answered 401 (the phone's may race its own reload).
+	const refused = "the server responded with a status of 401"
+	phone.checkConsole(refused)
+	laptop.checkConsole(refused)
 }

@@ -12,7 +12,8 @@ const (
 	FloodWindow      = 10 * time.Second
 )
 
-// floodGuard counts each user's accepted messages over a sliding window.
+// floodGuard counts events per key over a sliding window: each user's
+// accepted messages here, each account's failed sign-ins in signin.go.
 // A send first reserves a slot (reserve) and gives it back if the message
 // is not stored (release), so concurrent sends cannot overshoot the limit
 // and failed ones do not count.
@@ -53,6 +54,20 @@ func (g *floodGuard) reserve(userID string) (time.Time, bool) {
 	}
 	g.sends[userID] = append(times, now)
 	return now, true
+}
+
+// retryAfter is how long until userID may reserve a slot again (0 when
+// it may now).
+func (g *floodGuard) retryAfter(userID string) time.Duration {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+
+	times := g.sends[userID]
+	if len(times) < g.max {
+		return 0
+	}
+	// The oldest slot that must leave the window for one to free.
+	return max(0, times[len(times)-g.max].Add(g.window).Sub(g.now()))
 }
 
 // release gives back a slot taken by reserve whose message was not stored.

@@ -11,6 +11,7 @@
 //	messages.go    sender checks, text rules, the room's last_message
 //	flood.go       per-user flood control (429)
 //	budgets.go     image size limit (400), upload budget and posts per hour (429)
+//	signin.go      per-account limit on failed password sign-ins (429)
 //	reads.go       read state: "unread" on every room, POST /api/rooms/{id}/read
 //	chat.go        POST /api/posts/{id}/chat, the atomic find-or-create
 //	realtime.go    per-room realtime fan-out, connection and subscription caps
@@ -18,6 +19,7 @@
 //	queryguard.go  filters and sorts that could learn about hidden rows
 //	storage.go     a write that finds no space answers 503 (retryable), not 400
 //	authcache.go   a verified auth token skips PocketBase's look-up next time
+//	revoke.go      POST /api/auth/revoke: every token of the user invalid at once
 //	prepared.go    prepared statements for the reads every message makes
 //
 // Example usage:
@@ -97,6 +99,10 @@ type Config struct {
 	// RealtimeMaxLifetime closes every realtime stream after this long;
 	// 0 means DefaultRealtimeMaxLifetime.
 	RealtimeMaxLifetime time.Duration
+
+	// Now is the clock of the per-account sign-in limit (signin.go); nil
+	// means time.Now. Tests move it forward instead of sleeping.
+	Now func() time.Time
 }
 
 // Register binds every hook and route of the chat onto app. It takes the
@@ -105,9 +111,11 @@ type Config struct {
 func Register(app core.App, config Config) error {
 	registerUsers(app)
 	registerAuthCache(app)
+	registerSignInLimit(app, config.Now)
 	registerPosts(app)
 	registerRooms(app)
 	fan := registerRealtime(app, config)
+	registerRevoke(app, fan)
 	registerMessages(app, newFloodGuard(FloodMaxMessages, FloodWindow), fan)
 	registerBudgets(app) // after registerMessages: see its doc
 	registerReads(app)

@@ -408,6 +408,17 @@ func (f *fanout) candidates(collection string, members []string) []*liveClient {
 	return out
 }
 
+// clientsOf returns the connections signed in as the user userID.
+func (f *fanout) clientsOf(userID string) []*liveClient {
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	out := make([]*liveClient, 0, len(f.byUser[userID]))
+	for c := range f.byUser[userID] {
+		out = append(out, c)
+	}
+	return out
+}
+
 // roomFilter is the filter the JS SDK's room subscription sends,
 // room = "ID", which the fan-out answers without SQL.
 var roomFilter = regexp.MustCompile(`^\s*room\s*=\s*(?:"([a-z0-9]+)"|'([a-z0-9]+)')\s*$`)

@@ -27,6 +27,7 @@ import (
 
 	"github.com/pocketbase/pocketbase/tests"
 
+	"github.com/marketchat/marketchat/hooks"
 	"github.com/marketchat/marketchat/internal/sse"
 )
 
@@ -503,4 +504,48 @@ func TestRealtimeGuestReceivesNewPost(t *testing.T) {
 
 	got := guestStream.expectEvent(t, "posts/*", realtimeEventTimeout)
 	wantRecord(t, "guest", got, "create", map[string]any{"id": post["id"], "title": title, "author": alice})
+}
+
+// A room PATCH that changes nothing ({}, the same participants in another
+// order, inviting someone already in) answers 200 with the room as the
+// records API shows it, stores nothing and sends no realtime event to the
+// other participants, on the fan-out and on PocketBase's broadcast; a
+// real change (an invite) still does. Room events reach bob in order, so
+// the invite being his first event shows that the no-ops sent nothing.
+func TestRealtimeNoOpRoomUpdateIsSilent(t *testing.T) {
+	for _, config := range []struct {
+		name string
+		cfg  hooks.Config
+	}{
+		{"fan-out", hooks.Config{}},
+		{"PocketBase's broadcast", hooks.Config{PlainRealtime: true}},
+	} {
+		t.Run(config.name, func(t *testing.T) {
+			s := serveRealtime(t, newTestAppWithConfig(t, config.cfg))
+			bobStream := s.connect(t, bob, "rooms/*")
+			roomPath := "/api/collections/rooms/records/" + roomBike
+			before := s.mustRequest(t, http.MethodGet, roomPath, alice, nil, http.StatusOK)
+
+			for _, body := range []map[string]any{
+				{},
+				{"participants": []string{bob, alice}},
+				{"participants+": alice},
+			} {
+				got := s.mustRequest(t, http.MethodPatch, roomPath, alice, body, http.StatusOK)
+				if !reflect.DeepEqual(got, before) {
+					t.Errorf("PATCH %v answer = %v\nwant the room as it was %v", body, got, before)
+				}
+			}
+			if after := s.mustRequest(t, http.MethodGet, roomPath, alice, nil, http.StatusOK); !reflect.DeepEqual(after, before) {
+				t.Errorf("room after the no-op PATCHes = %v\nwant it unchanged %v", after, before)
+			}
+
+			s.mustRequest(t, http.MethodPatch, roomPath, alice, map[string]any{"participants+": carol}, http.StatusOK)
+			invited := bobStream.expectEvent(t, "rooms/*", realtimeEventTimeout)
+			if participants, _ := invited.Record["participants"].([]any); !slices.Contains(participants, any(carol)) {
+				t.Errorf("bob's first room event = %v; want the invite (carol among the participants), no event for the no-ops", invited.Record)
+			}
+			bobStream.expectNoEvent(t, realtimeQuietWindow)
+		})
+	}
 }

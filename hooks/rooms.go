@@ -3,8 +3,10 @@ package hooks
 import (
 	"fmt"
 	"net/http"
+	"reflect"
 	"slices"
 
+	"github.com/pocketbase/pocketbase/apis"
 	"github.com/pocketbase/pocketbase/core"
 )
 
@@ -21,7 +23,8 @@ var serverMaintainedRoomFields = []string{"post", "last_message", "last_message_
 // the server-maintained fields are refused naming the field; a participant
 // may add users but remove only themself (403 otherwise); when the last
 // participant leaves, the room and its messages are deleted and the
-// request answers 204.
+// request answers 204. An update that changes nothing answers 200 without
+// a save, so the other participants get no realtime event for it.
 func registerRooms(app core.App) {
 	app.OnRecordValidate(roomsCollection).BindFunc(func(e *core.RecordEvent) error {
 		participants := e.Record.GetStringSlice("participants")
@@ -48,26 +51,63 @@ func registerRooms(app core.App) {
 	})
 
 	app.OnRecordUpdateRequest(roomsCollection).BindFunc(func(e *core.RecordRequestEvent) error {
-		if e.HasSuperuserAuth() {
-			return e.Next()
-		}
-		if err := refuseServerMaintained(e); err != nil {
-			return err
-		}
+		if !e.HasSuperuserAuth() {
+			if err := refuseServerMaintained(e); err != nil {
+				return err
+			}
 
-		before := e.Record.Original().GetStringSlice("participants")
-		after := e.Record.GetStringSlice("participants")
-		for _, id := range without(before, after) {
-			if id != e.Auth.Id {
-				return e.ForbiddenError("You can only remove yourself from a room.", nil)
+			before := e.Record.Original().GetStringSlice("participants")
+			after := e.Record.GetStringSlice("participants")
+			for _, id := range without(before, after) {
+				if id != e.Auth.Id {
+					return e.ForbiddenError("You can only remove yourself from a room.", nil)
+				}
+			}
+
+			if len(after) == 0 {
+				return deleteLeftRoom(e)
 			}
 		}
-
-		if len(after) == 0 {
-			return deleteLeftRoom(e)
+		if roomUnchanged(e.Record) {
+			return answerUnchanged(e)
 		}
 		return e.Next()
 	})
+}
+
+// roomUnchanged reports whether saving room would store nothing new: every
+// field as loaded, participants in any order.
+func roomUnchanged(room *core.Record) bool {
+	original := room.Original()
+	for _, name := range room.Collection().Fields.FieldNames() {
+		now, was := room.GetRaw(name), original.GetRaw(name)
+		if name == "participants" {
+			now, was = sortedCopy(room.GetStringSlice(name)), sortedCopy(original.GetStringSlice(name))
+		}
+		if !reflect.DeepEqual(now, was) {
+			return false
+		}
+	}
+	return true
+}
+
+func sortedCopy(ids []string) []string {
+	out := slices.Clone(ids)
+	slices.Sort(out)
+	return out
+}
+
+// answerUnchanged answers an update that changes nothing as the records
+// API answers one (200, the room as stored, enriched for the requester)
+// without saving it: no write, no new "updated", and no realtime event
+// to the other participants.
+func answerUnchanged(e *core.RecordRequestEvent) error {
+	room := e.Record.Original()
+	if err := apis.EnrichRecord(e.RequestEvent, room); err != nil {
+		return e.InternalServerError("Failed to enrich record", fmt.Errorf("enrich room %q: %w", room.Id, err))
+	}
+	e.Record = room // for a batch request's answer
+	return e.JSON(http.StatusOK, room)
 }
 
 // deleteLeftRoom deletes the room its last participant just left, with its

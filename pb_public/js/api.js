@@ -76,6 +76,14 @@ export const api = {
     return pb.send(`/api/rooms/${encodeURIComponent(roomId)}/read`, { method: 'POST' });
   },
 
+  /**
+   * signOutEverywhere: POST /api/auth/revoke (204). Every token of mine,
+   * on every device, stops working at once; their live streams close.
+   */
+  signOutEverywhere() {
+    return pb.send('/api/auth/revoke', { method: 'POST' });
+  },
+
   /** openChat: the chat button, POST /api/posts/{id}/chat (201 new, 200 existing). */
   openChat(postId) {
     return pb.send(`/api/posts/${encodeURIComponent(postId)}/chat`, {

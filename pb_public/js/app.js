@@ -126,6 +126,21 @@ function setLang(lang) {
   render();
 }
 
+/**
+ * checkSignIn refreshes a stored sign-in in the background and drops a
+ * rejected one: signed out on every device, a new password, a deleted
+ * account. A network error changes nothing.
+ */
+function checkSignIn() {
+  if (!pb.authStore.isValid) return;
+  pb.collection('users').authRefresh().catch((err) => {
+    if (err?.status === 401 || err?.status === 403 || err?.status === 404) {
+      pb.authStore.clear();
+      location.reload();
+    }
+  });
+}
+
 // ---- live connection --------------------------------------------------
 
 let connectedBefore = false;
@@ -169,6 +184,8 @@ function subscribeRooms() {
 async function startLive() {
   pb.realtime.onDisconnect = (subscriptions) => {
     if (subscriptions.length) showConnection(false);
+    // The server closes my streams when my sign-in is revoked.
+    checkSignIn();
   };
   try {
     await pb.realtime.subscribe('PB_CONNECT', onConnect);
@@ -257,15 +274,7 @@ async function start() {
   for (const slot of document.querySelectorAll('[data-icon]')) slot.append(icon(slot.dataset.icon));
   document.getElementById('skip').addEventListener('click', () => document.getElementById('main').focus());
 
-  // A stored sign-in is refreshed in the background; a rejected one is dropped.
-  if (pb.authStore.isValid) {
-    pb.collection('users').authRefresh().catch((err) => {
-      if (err?.status === 401 || err?.status === 403 || err?.status === 404) {
-        pb.authStore.clear();
-        location.reload();
-      }
-    });
-  }
+  checkSignIn();
 
   updateNav();
   window.addEventListener('hashchange', render);

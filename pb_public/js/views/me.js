@@ -3,6 +3,8 @@
 import { h, fill } from '../dom.js';
 import { alertBox, apiFieldErrors, avatar, field, showErrors } from './widgets.js';
 import { postRow } from './feed.js';
+import { shrinkPhoto } from '../photo-canvas.js';
+import { AVATAR_MAX_BYTES } from '../photos.js';
 
 export function mount(ctx, main) {
   ctx.setHeader({ title: ctx.t('me_title') });
@@ -44,9 +46,9 @@ export function mount(ctx, main) {
     saved.textContent = '';
     showErrors(form, {});
     const data = { name: name.value };
-    if (photo.files.length) data.avatar = photo.files[0];
     submit.disabled = true;
     try {
+      if (photo.files.length) data.avatar = await shrinkPhoto(photo.files[0], { maxBytes: AVATAR_MAX_BYTES });
       const user = await ctx.pb.collection('users').update(me.id, data);
       fill(face, avatar(ctx, user, 72));
       photo.value = '';
@@ -70,12 +72,28 @@ export function mount(ctx, main) {
   const myPosts = h('ul', { class: 'post-list' });
   const postsStatus = h('p', { class: 'list-status', text: ctx.t('loading') });
 
+  const signedOut = () => {
+    ctx.pb.authStore.clear();
+    location.hash = '#/';
+    location.reload();
+  };
   const signOut = h('button', {
-    type: 'button', class: 'button secondary', id: 'sign-out', text: ctx.t('me_sign_out'),
-    onclick: () => {
-      ctx.pb.authStore.clear();
-      location.hash = '#/';
-      location.reload();
+    type: 'button', class: 'button secondary', id: 'sign-out', text: ctx.t('me_sign_out'), onclick: signedOut,
+  });
+  const signOutAlert = alertBox();
+  const signOutEverywhere = h('button', {
+    type: 'button', class: 'button secondary', id: 'sign-out-everywhere', text: ctx.t('me_sign_out_everywhere'),
+    onclick: async () => {
+      if (!confirm(ctx.t('me_sign_out_everywhere_confirm'))) return;
+      signOutAlert.set('');
+      signOutEverywhere.disabled = true;
+      try {
+        await ctx.api.signOutEverywhere();
+        signedOut();
+      } catch (err) {
+        signOutAlert.set(ctx.errorText(err));
+        signOutEverywhere.disabled = false;
+      }
     },
   });
 
@@ -83,7 +101,7 @@ export function mount(ctx, main) {
     h('h2', { class: 'section-title', text: ctx.t('me_profile') }), form,
     h('h2', { class: 'section-title', text: ctx.t('me_language') }), h('div', { class: 'field' }, lang),
     h('h2', { class: 'section-title', text: ctx.t('me_my_posts') }), myPosts, postsStatus,
-    h('div', { class: 'button-row' }, signOut)));
+    h('div', { class: 'button-row' }, signOut, signOutEverywhere), signOutAlert));
   lang.setAttribute('aria-label', ctx.t('me_language'));
 
   ctx.pb.collection('posts').getList(1, 50, { filter: ctx.pb.filter('author = {:me}', { me: me.id }), sort: '-created' })

@@ -3,6 +3,8 @@
 
 import { h, fill, icon } from '../dom.js';
 import { fileURL } from '../api.js';
+import { shrinkPhotos } from '../photo-canvas.js';
+import { POST_IMAGE_MAX_BYTES } from '../photos.js';
 import { alertBox, apiFieldErrors, field, formReady, showErrors } from './widgets.js';
 
 const MAX_PHOTOS = 5;
@@ -96,14 +98,15 @@ export function mount(ctx, main, { params: [id] }) {
       submit.disabled = true;
       submit.textContent = ctx.t('form_saving');
       try {
+        const photos = await shrinkPhotos(added, { maxBytes: POST_IMAGE_MAX_BYTES });
         let saved;
         if (editing) {
           const removed = post.images.filter((n) => !kept.includes(n));
           if (removed.length) data['images-'] = removed;
-          if (added.length) data['images+'] = added;
+          if (photos.length) data['images+'] = photos;
           saved = await ctx.pb.collection('posts').update(post.id, data);
         } else {
-          if (added.length) data.images = added;
+          if (photos.length) data.images = photos;
           saved = await ctx.pb.collection('posts').create(data);
         }
         ctx.go(`#/post/${saved.id}`);

@@ -8,6 +8,8 @@ import { ROOM_EXPAND, fileURL, protectedFileToken } from '../api.js';
 import { formatDay, formatTime } from '../format.js';
 import { FAILED, SENDING, isPending, readers, withDaySeparators } from '../messages.js';
 import { RoomStore } from '../stores/room.js';
+import { shrinkPhotos } from '../photo-canvas.js';
+import { ATTACHMENT_MAX_BYTES } from '../photos.js';
 import { alertBox, avatar, displayName, postPhoto, priceText, statusBadge } from './widgets.js';
 import { roomName } from './chats.js';
 
@@ -377,17 +379,23 @@ export function mount(ctx, main, { params: [roomId] }) {
 
   // ---- sending ----------------------------------------------------------
 
+  let shrinking = Promise.resolve();
   async function submit() {
     const body = text.value.trim();
     if (!body && !files.length) return;
     if (body.length > MAX_TEXT) return;
     composerAlert.set('');
-    const toSend = files;
+    const picked = files;
     text.value = '';
     files = [];
     drawChosen();
     autosize();
     stick = true;
+    // Photos are shrunk first; a message never overtakes an earlier one
+    // whose photos are still shrinking.
+    const ready = shrinking.then(() => shrinkPhotos(picked, { maxBytes: ATTACHMENT_MAX_BYTES }));
+    shrinking = ready.catch(() => {});
+    const toSend = await ready;
     await store.send({ text: body, files: toSend });
   }
   composer.addEventListener('submit', (ev) => {
