@@ -30,6 +30,7 @@ import (
 
 	"github.com/marketchat/marketchat/hooks"
 	_ "github.com/marketchat/marketchat/migrations"
+	"github.com/marketchat/marketchat/realtime"
 )
 
 //go:embed all:pb_public
@@ -122,7 +123,7 @@ func main() {
 		TemplateLang: migratecmd.TemplateLangGo,
 	})
 
-	hooks.MustRegister(app, hooks.Config{PlainRealtime: realtimeMode == "plain"})
+	hooks.MustRegister(app, hooks.Config{Realtime: realtime.Config{Plain: realtimeMode == "plain"}})
 
 	public, err := publicFS(publicDir)
 	if err != nil {

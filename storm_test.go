@@ -24,8 +24,8 @@ import (
 
 	"github.com/pocketbase/pocketbase/core"
 
-	"github.com/marketchat/marketchat/hooks"
 	"github.com/marketchat/marketchat/internal/sse"
+	"github.com/marketchat/marketchat/realtime"
 )
 
 // A reconnect storm against the shipped binary: thousands of realtime
@@ -366,7 +366,7 @@ func (e *stormEnv) tryConnectMany(t *testing.T, n int) ([]*stormStream, []string
 // free their places, and an excluded address is not capped.
 func (e *stormEnv) checkAddressCap(t *testing.T) {
 	t.Helper()
-	limit := hooks.DefaultMaxConnectionsPerAddress
+	limit := realtime.DefaultMaxConnectionsPerAddress
 	streams := e.connectMany(t, limit)
 	defer func() { stormCloseAll(streams) }()
 
@@ -440,7 +440,7 @@ func (e *stormEnv) checkAddressCap(t *testing.T) {
 // accepted.
 func (e *stormEnv) checkTopicCap(t *testing.T) {
 	t.Helper()
-	limit := hooks.DefaultMaxSubscriptionsPerConnection
+	limit := realtime.DefaultMaxSubscriptionsPerConnection
 	st := e.connect(t)
 	defer st.Close()
 	ans, err := e.subscribe(context.Background(), e.capUsers[1].token, st.clientID, stormTopics(limit+1))
@@ -455,7 +455,7 @@ func (e *stormEnv) checkTopicCap(t *testing.T) {
 // user subscribing at once get exactly 20 acceptances.
 func (e *stormEnv) checkUserCap(t *testing.T) {
 	t.Helper()
-	limit := hooks.DefaultMaxConnectionsPerUser
+	limit := realtime.DefaultMaxConnectionsPerUser
 	user := e.capUsers[0]
 	streams := make([]*stormStream, limit+1)
 	defer func() { stormCloseAll(streams) }()
@@ -570,9 +570,9 @@ func stormRaiseMax(peak *atomic.Int64, v int64) {
 // storm runs the reconnect storm and checks what the clients saw.
 func (e *stormEnv) storm(t *testing.T, clients, concurrency int) {
 	t.Helper()
-	addrLimit := hooks.DefaultMaxConnectionsPerAddress
-	userLimit := hooks.DefaultMaxConnectionsPerUser
-	topicLimit := hooks.DefaultMaxSubscriptionsPerConnection
+	addrLimit := realtime.DefaultMaxConnectionsPerAddress
+	userLimit := realtime.DefaultMaxConnectionsPerUser
+	topicLimit := realtime.DefaultMaxSubscriptionsPerConnection
 
 	// Users 0..heavy-1 have stormHeavyShare clients each, over the cap;
 	// the other clients are spread over the other users.
@@ -659,9 +659,9 @@ func (e *stormEnv) storm(t *testing.T, clients, concurrency int) {
 
 // stormRound is one client's connect, subscribe, hold and drop.
 func (e *stormEnv) stormRound(ctx context.Context, tl *stormTally, rng *rand.Rand, client, round, user int) {
-	addrLimit := hooks.DefaultMaxConnectionsPerAddress
-	userLimit := hooks.DefaultMaxConnectionsPerUser
-	topicLimit := hooks.DefaultMaxSubscriptionsPerConnection
+	addrLimit := realtime.DefaultMaxConnectionsPerAddress
+	userLimit := realtime.DefaultMaxConnectionsPerUser
+	topicLimit := realtime.DefaultMaxSubscriptionsPerConnection
 
 	// Connect, and reconnect at once while the address is at its cap.
 	var st *stormStream
@@ -845,7 +845,7 @@ func (e *stormEnv) checkStalledReaders(t *testing.T) {
 		time.Sleep(20 * time.Millisecond)
 	}
 
-	limit := hooks.DefaultRealtimeWriteTimeout + 5*time.Second
+	limit := realtime.DefaultWriteTimeout + 5*time.Second
 	deadline = posted.Add(limit)
 	for {
 		open := 0

@@ -13,9 +13,8 @@
 //	budgets.go     image size limit (400), upload budget and posts per hour (429)
 //	signin.go      per-account limit on failed password sign-ins (429)
 //	reads.go       read state: "unread" on every room, POST /api/rooms/{id}/read
+//	delivery.go    who sees which post, message and room live (routes of the realtime package)
 //	chat.go        POST /api/posts/{id}/chat, the atomic find-or-create
-//	realtime.go    per-room realtime fan-out, connection and subscription caps
-//	stream.go      realtime streams taken over from net/http (memory per connection)
 //	queryguard.go  filters and sorts that could learn about hidden rows
 //	storage.go     a write that finds no space answers 503 (retryable), not 400
 //	authcache.go   a verified auth token skips PocketBase's look-up next time
@@ -39,6 +38,8 @@ import (
 	validation "github.com/pocketbase/ozzo-validation/v4"
 	"github.com/pocketbase/pocketbase/core"
 	"github.com/pocketbase/pocketbase/tools/router"
+
+	"github.com/marketchat/marketchat/realtime"
 )
 
 // Collection names of the contract.
@@ -68,37 +69,9 @@ const (
 
 // Config tunes what Register binds. The zero value is the production set-up.
 type Config struct {
-	// PlainRealtime leaves every record event to PocketBase's built-in
-	// broadcast, which visits every connected client, instead of the
-	// per-room fan-out (realtime.go). It exists to measure the two side by
-	// side (cmd/loadgen).
-	PlainRealtime bool
-
-	// MaxConnectionsPerUser caps the realtime connections of one signed-in
-	// user; 0 means DefaultMaxConnectionsPerUser.
-	MaxConnectionsPerUser int
-
-	// MaxConnectionsPerAddress caps the realtime connections from one
-	// client address while the rate limiter is on (addresses it excludes
-	// are exempt); 0 means DefaultMaxConnectionsPerAddress.
-	MaxConnectionsPerAddress int
-
-	// MaxSubscriptionsPerConnection caps the topics of one realtime
-	// connection; 0 means DefaultMaxSubscriptionsPerConnection.
-	MaxSubscriptionsPerConnection int
-
-	// RealtimeWriteTimeout bounds one SSE write, after which a client that
-	// stopped reading is cut off; 0 means DefaultRealtimeWriteTimeout.
-	RealtimeWriteTimeout time.Duration
-
-	// RealtimeIdleTimeout closes a realtime stream that has sent nothing
-	// for this long; 0 means DefaultRealtimeIdleTimeout. The JS SDK
-	// reconnects and subscribes again by itself.
-	RealtimeIdleTimeout time.Duration
-
-	// RealtimeMaxLifetime closes every realtime stream after this long;
-	// 0 means DefaultRealtimeMaxLifetime.
-	RealtimeMaxLifetime time.Duration
+	// Realtime tunes the realtime fan-out (caps, timeouts, or Plain to
+	// leave every event to PocketBase's broadcast, for measuring).
+	Realtime realtime.Config
 
 	// Now is the clock of the per-account sign-in limit (signin.go); nil
 	// means time.Now. Tests move it forward instead of sleeping.
@@ -114,11 +87,11 @@ func Register(app core.App, config Config) error {
 	registerSignInLimit(app, config.Now)
 	registerPosts(app)
 	registerRooms(app)
-	fan := registerRealtime(app, config)
-	registerRevoke(app, fan)
-	registerMessages(app, newFloodGuard(FloodMaxMessages, FloodWindow), fan)
+	reads := registerReads(app)
+	live := registerDelivery(app, config.Realtime, reads)
+	registerRevoke(app, live.fan)
+	registerMessages(app, newFloodGuard(FloodMaxMessages, FloodWindow), live)
 	registerBudgets(app) // after registerMessages: see its doc
-	registerReads(app)
 	registerChat(app)
 	registerQueryGuard(app)
 	registerStorageErrors(app)

@@ -23,7 +23,7 @@ import (
 // anyone else is a 400 naming "sender", and flood control answers 429.
 // Successful sends stay out of the request logs (failures are logged): a
 // busy chat would otherwise write a log row per message.
-func registerMessages(app core.App, flood *floodGuard, fan *fanout) {
+func registerMessages(app core.App, flood *floodGuard, live *delivery) {
 	participants := &preparedQuery{app: app, sql: participantQuery}
 	roomTimes := &preparedQuery{app: app, sql: roomTimesQuery}
 	closeOnTerminate(app, participants, roomTimes)
@@ -109,7 +109,7 @@ func registerMessages(app core.App, flood *floodGuard, fan *fanout) {
 			if err := e.Next(); err != nil {
 				return err
 			}
-			if fan.ownsRoomEvents() {
+			if live.roomPreviewInPlace() { // its event follows the message's (delivery.go)
 				return touchRoomInPlace(txApp, e.Record)
 			}
 			return touchRoom(txApp, e.Record)
@@ -136,14 +136,10 @@ func isMessagesCollection(app core.App, nameOrID string) bool {
 	return err == nil && c.Name == messagesCollection
 }
 
-// roomTouchedKey marks a new message (in its record's custom data, which is
-// never exported) whose room preview touchRoomInPlace updated: the fan-out
-// then sends the room event itself, after the message.
-const roomTouchedKey = "@marketchatRoomTouched"
-
 // touchRoomInPlace is touchRoom in one UPDATE, without loading and saving
 // the room record (and so without PocketBase's room update hooks, whose
-// only consumer is the realtime broadcast the fan-out replaces).
+// only consumer is the realtime broadcast the fan-out replaces): the
+// fan-out sends the room's event after the message's (messageAudience).
 func touchRoomInPlace(app core.App, message *core.Record) error {
 	at := message.GetDateTime("created").String()
 	res, err := app.DB().NewQuery(`UPDATE {{` + roomsCollection + `}}
@@ -157,7 +153,6 @@ func touchRoomInPlace(app core.App, message *core.Record) error {
 	if n, err := res.RowsAffected(); err != nil || n != 1 {
 		return fmt.Errorf("update room of message %q: %d rows, %v", message.Id, n, err)
 	}
-	message.SetRaw(roomTouchedKey, true)
 	return nil
 }
 

@@ -19,6 +19,7 @@ import (
 	"github.com/pocketbase/pocketbase/tools/types"
 
 	"github.com/marketchat/marketchat/hooks"
+	"github.com/marketchat/marketchat/realtime"
 )
 
 // TestMessagesListAndView: only the room's participants list and view its
@@ -838,7 +839,7 @@ func TestMessagesCreatedFollowsStoredOrder(t *testing.T) {
 // (and is stamped): in one UPDATE for the fan-out, or by saving the room.
 var roomPreviewPaths = map[string]hooks.Config{
 	"fan-out":        {},
-	"plain realtime": {PlainRealtime: true},
+	"plain realtime": {Realtime: realtime.Config{Plain: true}},
 }
 
 func testCreatedFollowsStoredOrder(t *testing.T, app *tests.TestApp) {

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"slices"
+	"sync"
 
 	"github.com/pocketbase/dbx"
 	"github.com/pocketbase/pocketbase/apis"
@@ -25,10 +26,11 @@ import (
 //	        read the room, so a client can show "read"
 //
 // POST /api/rooms/{id}/read marks the room read for the requester.
-func registerReads(app core.App) {
+func registerReads(app core.App) *readStates {
+	states := &readStates{}
 	app.OnRecordEnrich(roomsCollection).BindFunc(func(e *core.RecordEnrichEvent) error {
-		if _, done := e.Record.GetRaw("unread").(int); done {
-			return e.Next() // computed for the whole room by the fan-out (liveRoom)
+		if states.takePreset(e.Record) {
+			return e.Next() // set for this copy by a realtime delivery (delivery.go)
 		}
 		var viewerID string
 		if e.RequestInfo != nil && e.RequestInfo.Auth != nil {
@@ -48,6 +50,31 @@ func registerReads(app core.App) {
 		se.Router.POST("/api/rooms/{id}/read", markRead).Bind(apis.RequireAuth(usersCollection))
 		return se.Next()
 	})
+	return states
+}
+
+// readStates remembers the room copies whose read state was preset: a
+// realtime delivery works out every participant's state in one query per
+// event (delivery.go's liveRoom) and sets each viewer's on their copy just
+// before the copy is enriched.
+type readStates struct {
+	presets sync.Map // *core.Record -> struct{}
+}
+
+// preset sets unread and reads on record, a copy about to be enriched, so
+// that the enrich hook keeps them instead of querying them again.
+func (s *readStates) preset(record *core.Record, unread int, reads map[string]string) {
+	record.WithCustomData(true)
+	record.Set("unread", unread)
+	record.Set("reads", reads)
+	s.presets.Store(record, struct{}{})
+}
+
+// takePreset reports whether record's read state was preset, and forgets
+// it.
+func (s *readStates) takePreset(record *core.Record) bool {
+	_, ok := s.presets.LoadAndDelete(record)
+	return ok
 }
 
 // readState returns how many of room's messages viewerID has not read and
@@ -83,112 +110,6 @@ func readState(app core.App, room *core.Record, viewerID string) (int, map[strin
 		}
 	}
 	return row.Unread, reads, nil
-}
-
-// liveRoom is a room as it is now, with every current participant's read
-// state: what the fan-out needs to send one room event per participant.
-type liveRoom struct {
-	record *core.Record
-	unread map[string]int    // participant -> readState's unread
-	reads  map[string]string // participant -> last read time, for those who read
-}
-
-// liveRoomQuery reads a room and its participants' read states in one
-// statement; the fan-out runs it for every new message, so it is prepared
-// once (roomLoader).
-const liveRoomQuery = `
-SELECT r.*, (
-  SELECT json_group_array(json_array(p.value, COALESCE(rr.last_read_at, ''),
-    (SELECT count(*) FROM messages m
-     WHERE m.room = r.id AND m.sender != p.value AND m.created > COALESCE(rr.last_read_at, ''))))
-  FROM json_each(r.participants) p
-  LEFT JOIN room_reads rr ON rr.room = r.id AND rr.user = p.value
-) AS ` + liveRoomStatesColumn + `
-FROM rooms r WHERE r.id = ?`
-
-const liveRoomStatesColumn = "marketchat_read_states"
-
-// roomLoader runs liveRoomQuery as a prepared statement.
-type roomLoader struct {
-	query *preparedQuery
-}
-
-func newRoomLoader(app core.App) *roomLoader {
-	return &roomLoader{query: &preparedQuery{app: app, sql: liveRoomQuery}}
-}
-
-// load returns the room with id as it is now, or sql.ErrNoRows.
-func (l *roomLoader) load(id string) (*liveRoom, error) {
-	stmt, err := l.query.statement()
-	if err != nil {
-		return nil, err
-	}
-	rows, err := stmt.Query(id)
-	if err != nil {
-		return nil, fmt.Errorf("load room %q: %w", id, err)
-	}
-	defer rows.Close()
-	if !rows.Next() {
-		if err := rows.Err(); err != nil {
-			return nil, fmt.Errorf("load room %q: %w", id, err)
-		}
-		return nil, sql.ErrNoRows
-	}
-	columns, err := rows.Columns()
-	if err != nil {
-		return nil, fmt.Errorf("load room %q: %w", id, err)
-	}
-	values := make([]sql.NullString, len(columns))
-	targets := make([]any, len(columns))
-	for i := range values {
-		targets[i] = &values[i]
-	}
-	if err := rows.Scan(targets...); err != nil {
-		return nil, fmt.Errorf("load room %q: %w", id, err)
-	}
-
-	collection, err := l.query.app.FindCachedCollectionByNameOrId(roomsCollection)
-	if err != nil {
-		return nil, err
-	}
-	// As PocketBase loads a row: each field's PrepareValue, no setters
-	// (an autodate field's setter ignores values).
-	room := &liveRoom{record: core.NewRecord(collection), unread: map[string]int{}, reads: map[string]string{}}
-	var states string
-	byName := make(map[string]any, len(columns))
-	for i, column := range columns {
-		if column == liveRoomStatesColumn {
-			states = values[i].String
-		} else if values[i].Valid {
-			byName[column] = values[i].String
-		}
-	}
-	for _, field := range collection.Fields {
-		value, err := field.PrepareValue(room.record, byName[field.GetName()])
-		if err != nil {
-			return nil, fmt.Errorf("load room %q field %q: %w", id, field.GetName(), err)
-		}
-		room.record.SetRaw(field.GetName(), value)
-	}
-	room.record.Id = room.record.GetString("id")
-	if err := room.record.PostScan(); err != nil {
-		return nil, fmt.Errorf("load room %q: %w", id, err)
-	}
-
-	var list [][3]any // [participant, last read or "", unread]
-	if err := json.Unmarshal([]byte(states), &list); err != nil {
-		return nil, fmt.Errorf("read states of room %q: %w", id, err)
-	}
-	for _, state := range list {
-		user, _ := state[0].(string)
-		at, _ := state[1].(string)
-		count, _ := state[2].(float64)
-		room.unread[user] = int(count)
-		if at != "" {
-			room.reads[user] = at
-		}
-	}
-	return room, nil
 }
 
 // markRead handles POST /api/rooms/{id}/read: it records that the

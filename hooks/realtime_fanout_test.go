@@ -20,6 +20,7 @@ import (
 	"github.com/pocketbase/pocketbase/tools/types"
 
 	"github.com/marketchat/marketchat/hooks"
+	"github.com/marketchat/marketchat/realtime"
 )
 
 // The realtime tests in realtime_test.go run through the fan-out (it is on
@@ -157,11 +158,11 @@ func TestFanoutReconnect(t *testing.T) {
 // connection cap and the per-address connection cap answer with
 // PocketBase's error JSON, and a closed connection frees its place.
 func TestRealtimeCaps(t *testing.T) {
-	s := serveRealtime(t, newTestAppWithConfig(t, hooks.Config{
+	s := serveRealtime(t, newTestAppWithConfig(t, hooks.Config{Realtime: realtime.Config{
 		MaxConnectionsPerUser:         2,
 		MaxConnectionsPerAddress:      3,
 		MaxSubscriptionsPerConnection: 3,
-	}))
+	}}))
 
 	t.Run("subscriptions per connection", func(t *testing.T) {
 		c, closeIt := s.connectClosable(t, bob)
@@ -266,7 +267,7 @@ func (s *realtimeServer) openStream(tb testing.TB) (int, []byte) {
 // every event meanwhile.
 func TestRealtimeStalledReaderIsCutOff(t *testing.T) {
 	const writeTimeout = time.Second
-	app := newTestAppWithConfig(t, hooks.Config{RealtimeWriteTimeout: writeTimeout})
+	app := newTestAppWithConfig(t, hooks.Config{Realtime: realtime.Config{WriteTimeout: writeTimeout}})
 	s := serveRealtime(t, app)
 
 	bobStream := s.connect(t, bob, "posts/*")
@@ -340,8 +341,8 @@ func TestRealtimeStalledReaderIsCutOff(t *testing.T) {
 // streams taken over from net/http (one per stream), and, apart, the
 // writers of taken-over streams (one per stream with events pending).
 func streamGoroutines() (streams, writers int) {
-	streams = goroutinesIn("apis.realtimeConnect") + goroutinesIn("hooks.(*liveClient).read")
-	return streams, goroutinesIn("hooks.(*liveClient).write")
+	streams = goroutinesIn("apis.realtimeConnect") + goroutinesIn(realtime.StreamReaderFrame)
+	return streams, goroutinesIn(realtime.StreamWriterFrame)
 }
 
 // waitNoStreams waits until no realtime stream goroutine (PocketBase's
@@ -351,7 +352,7 @@ func streamGoroutines() (streams, writers int) {
 func waitNoStreams(tb testing.TB) {
 	tb.Helper()
 	deadline := time.Now().Add(realtimeEventTimeout)
-	for goroutinesIn("apis.realtimeConnect")+goroutinesIn("hooks.(*liveClient).read") > 0 {
+	for goroutinesIn("apis.realtimeConnect")+goroutinesIn(realtime.StreamReaderFrame) > 0 {
 		if time.Now().After(deadline) {
 			tb.Fatalf("realtime streams of earlier tests still running after %s", realtimeEventTimeout)
 		}

@@ -29,6 +29,7 @@ import (
 
 	"github.com/marketchat/marketchat/hooks"
 	"github.com/marketchat/marketchat/internal/sse"
+	"github.com/marketchat/marketchat/realtime"
 )
 
 const (
@@ -518,7 +519,7 @@ func TestRealtimeNoOpRoomUpdateIsSilent(t *testing.T) {
 		cfg  hooks.Config
 	}{
 		{"fan-out", hooks.Config{}},
-		{"PocketBase's broadcast", hooks.Config{PlainRealtime: true}},
+		{"PocketBase's broadcast", hooks.Config{Realtime: realtime.Config{Plain: true}}},
 	} {
 		t.Run(config.name, func(t *testing.T) {
 			s := serveRealtime(t, newTestAppWithConfig(t, config.cfg))

@@ -9,6 +9,8 @@ import (
 	"github.com/pocketbase/pocketbase/apis"
 	"github.com/pocketbase/pocketbase/core"
 	"github.com/pocketbase/pocketbase/tools/security"
+
+	"github.com/marketchat/marketchat/realtime"
 )
 
 // Sign out everywhere.
@@ -29,7 +31,7 @@ import (
 
 // registerRevoke adds POST /api/auth/revoke and closes the realtime
 // streams of a user whose token key changed.
-func registerRevoke(app core.App, fan *fanout) {
+func registerRevoke(app core.App, fan *realtime.Fanout) {
 	app.OnServe().BindFunc(func(se *core.ServeEvent) error {
 		se.Router.POST("/api/auth/revoke", revokeTokens).Bind(apis.RequireAuth(usersCollection))
 		return se.Next()
@@ -39,12 +41,9 @@ func registerRevoke(app core.App, fan *fanout) {
 	// PocketBase's own handler, further down the model chain, signs them
 	// out (and out of the fan-out's index).
 	app.OnRecordAfterUpdateSuccess(usersCollection).BindFunc(func(e *core.RecordEvent) error {
-		for _, c := range fan.clientsOf(e.Record.Id) {
-			if auth := c.auth(); auth != nil && auth.TokenKey() != e.Record.TokenKey() {
-				e.App.Logger().Debug("Realtime connection closed (token key changed)", "clientId", c.Id())
-				c.end()
-			}
-		}
+		fan.CloseStreams(e.Record.Id, func(auth *core.Record) bool {
+			return auth.TokenKey() != e.Record.TokenKey() // signed in with the old key
+		})
 		return e.Next()
 	})
 

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/marketchat/marketchat/hooks"
+	"github.com/marketchat/marketchat/realtime"
 )
 
 // requestWithToken sends a JSON request (body may be nil) with token as
@@ -88,7 +89,7 @@ func TestRevoke(t *testing.T) {
 		cfg  hooks.Config
 	}{
 		{"fan-out", hooks.Config{}},
-		{"PocketBase's broadcast", hooks.Config{PlainRealtime: true}},
+		{"PocketBase's broadcast", hooks.Config{Realtime: realtime.Config{Plain: true}}},
 	} {
 		t.Run(config.name, func(t *testing.T) {
 			s := serveRealtime(t, newTestAppWithConfig(t, config.cfg))

@@ -24,6 +24,7 @@ import (
 	"github.com/pocketbase/pocketbase/tools/subscriptions"
 
 	"github.com/marketchat/marketchat/hooks"
+	"github.com/marketchat/marketchat/realtime"
 )
 
 // streamOrigin is the cross-origin web app of TestStreamWireFormat.
@@ -169,7 +170,7 @@ func TestStreamWireFormat(t *testing.T) {
 	// the second once. A loop that served the stream would stay, and a
 	// missing reader would stay missing.
 	waitFor(t, realtimeEventTimeout, "0 PocketBase loops and 1 stream reader", func() bool {
-		return goroutinesIn("apis.realtimeConnect") == 0 && goroutinesIn("hooks.(*liveClient).read") == 1
+		return goroutinesIn("apis.realtimeConnect") == 0 && goroutinesIn(realtime.StreamReaderFrame) == 1
 	})
 
 	s.mustRequest(t, http.MethodPost, "/api/realtime", "", map[string]any{
@@ -269,7 +270,7 @@ func (s *realtimeServer) postEvery(interval time.Duration) func() error {
 // under the per-user cap free for another connection.
 func TestStreamPeerCloseUnregisters(t *testing.T) {
 	waitNoStreams(t) // this test counts stream goroutines
-	s := serveRealtime(t, newTestAppWithConfig(t, hooks.Config{MaxConnectionsPerUser: 1}))
+	s := serveRealtime(t, newTestAppWithConfig(t, hooks.Config{Realtime: realtime.Config{MaxConnectionsPerUser: 1}}))
 	broker := s.app.SubscriptionsBroker()
 
 	_, closeFirst := s.connectClosable(t, bob, "rooms/*")
@@ -286,7 +287,7 @@ func TestStreamPeerCloseUnregisters(t *testing.T) {
 
 	closeFirst()
 	waitFor(t, realtimeEventTimeout, "the closed stream leaves the broker", func() bool { return broker.TotalClients() == 1 })
-	waitFor(t, realtimeEventTimeout, "the closed stream's reader exits", func() bool { return goroutinesIn("hooks.(*liveClient).read") == 1 })
+	waitFor(t, realtimeEventTimeout, "the closed stream's reader exits", func() bool { return goroutinesIn(realtime.StreamReaderFrame) == 1 })
 	s.mustRequest(t, http.MethodPost, "/api/realtime", bob, map[string]any{
 		"clientId": second.id, "subscriptions": []string{"rooms/*"},
 	}, http.StatusNoContent)
@@ -301,7 +302,7 @@ func TestStreamPeerCloseUnregisters(t *testing.T) {
 // timeout is closed and unregistered; one that keeps getting events stays.
 func TestStreamIdleTimeout(t *testing.T) {
 	const idle = 400 * time.Millisecond
-	s := serveRealtime(t, newTestAppWithConfig(t, hooks.Config{RealtimeIdleTimeout: idle}))
+	s := serveRealtime(t, newTestAppWithConfig(t, hooks.Config{Realtime: realtime.Config{IdleTimeout: idle}}))
 
 	quiet := s.connect(t, bob, "rooms/*") // nothing happens in bob's rooms
 	busy := s.connect(t, carol, "posts/*")
@@ -326,7 +327,7 @@ func TestStreamIdleTimeout(t *testing.T) {
 // however busy.
 func TestStreamMaxLifetime(t *testing.T) {
 	const lifetime = 600 * time.Millisecond
-	s := serveRealtime(t, newTestAppWithConfig(t, hooks.Config{RealtimeMaxLifetime: lifetime}))
+	s := serveRealtime(t, newTestAppWithConfig(t, hooks.Config{Realtime: realtime.Config{MaxLifetime: lifetime}}))
 	busy := s.connect(t, carol, "posts/*")
 	opened := time.Now()
 
@@ -354,7 +355,7 @@ func TestStreamTerminateClosesStreams(t *testing.T) {
 		t.Fatalf("terminate: %v", err)
 	}
 	// Nothing left once terminate returns.
-	if n, readers, writers := s.app.SubscriptionsBroker().TotalClients(), goroutinesIn("hooks.(*liveClient).read"), goroutinesIn("hooks.(*liveClient).write"); n != 0 || readers != 0 || writers != 0 {
+	if n, readers, writers := s.app.SubscriptionsBroker().TotalClients(), goroutinesIn(realtime.StreamReaderFrame), goroutinesIn(realtime.StreamWriterFrame); n != 0 || readers != 0 || writers != 0 {
 		t.Errorf("after terminate: %d realtime clients, %d stream readers, %d writers; want none", n, readers, writers)
 	}
 	for _, c := range streams {
@@ -392,7 +393,7 @@ func TestStreamHTTP2KeepsPocketBaseLoop(t *testing.T) {
 
 	topic := roomMessagesTopic(roomBike)
 	bobStream := s.connect(t, bob, topic)
-	if loops, readers := goroutinesIn("apis.realtimeConnect"), goroutinesIn("hooks.(*liveClient).read"); loops != 1 || readers != 0 {
+	if loops, readers := goroutinesIn("apis.realtimeConnect"), goroutinesIn(realtime.StreamReaderFrame); loops != 1 || readers != 0 {
 		t.Fatalf("%d PocketBase loops and %d stream readers for one HTTP/2 stream; want 1 and 0", loops, readers)
 	}
 	id := s.sendMessage(t, alice, roomBike, "over HTTP/2")
@@ -415,7 +416,7 @@ func BenchmarkRealtimeStreamMemory(b *testing.B) {
 		config hooks.Config
 	}{
 		{"taken-over", hooks.Config{}},
-		{"pocketbase-loop", hooks.Config{PlainRealtime: true}},
+		{"pocketbase-loop", hooks.Config{Realtime: realtime.Config{Plain: true}}},
 	} {
 		b.Run(bc.name, func(b *testing.B) {
 			const streams = 1000

@@ -1,4 +1,4 @@
-package hooks
+package realtime
 
 import (
 	"testing"
@@ -26,8 +26,8 @@ func TestLiveClientCutsOffStalledReader(t *testing.T) {
 
 // newIndexedFanout is a fan-out with empty indexes and one connection
 // counted from 127.0.0.1, for a client made by hand.
-func newIndexedFanout() *fanout {
-	return &fanout{
+func newIndexedFanout() *Fanout {
+	return &Fanout{
 		byUser:       map[string]map[*liveClient]struct{}{},
 		superusers:   map[*liveClient]struct{}{},
 		byCollection: map[string]map[*liveClient]struct{}{},
@@ -38,10 +38,10 @@ func newIndexedFanout() *fanout {
 // overflow indexes c as a posts subscriber of f, fills what it may hold
 // (its "what": buffer or queue) and checks that the next send, which must
 // not block, discards it, and that sends after that are no-ops.
-func overflow(t *testing.T, f *fanout, c *liveClient, what string) {
+func overflow(t *testing.T, f *Fanout, c *liveClient, what string) {
 	t.Helper()
-	f.byCollection[postsCollection] = map[*liveClient]struct{}{c: {}}
-	c.collections = []string{postsCollection}
+	f.byCollection["posts"] = map[*liveClient]struct{}{c: {}}
+	c.collections = []string{"posts"}
 
 	for i := range clientBufferSize {
 		c.Send(subscriptions.Message{Name: "posts/*", Data: []byte{byte(i)}})
@@ -57,9 +57,9 @@ func overflow(t *testing.T, f *fanout, c *liveClient, what string) {
 }
 
 // checkForgotten checks that a discarded client left f's indexes.
-func checkForgotten(t *testing.T, f *fanout) {
+func checkForgotten(t *testing.T, f *Fanout) {
 	t.Helper()
-	if n := len(f.byCollection[postsCollection]); n != 0 {
+	if n := len(f.byCollection["posts"]); n != 0 {
 		t.Errorf("posts index holds %d clients after discard; want 0", n)
 	}
 	if n, ok := f.byAddress["127.0.0.1"]; ok {

@@ -1,4 +1,4 @@
-package hooks
+package realtime
 
 import (
 	"bytes"
@@ -56,7 +56,7 @@ func TestStreamClientCutsOffStalledReader(t *testing.T) {
 // flight go out together in the next write, and the writer goroutine
 // exits once the queue is empty, leaving nothing held.
 func TestStreamWriterCoalescesAndExits(t *testing.T) {
-	f := &fanout{byAddress: map[string]int{}}
+	f := &Fanout{byAddress: map[string]int{}}
 	server, client := net.Pipe()
 	defer client.Close()
 	c := newStreamClient(f, "127.0.0.1", server)

@@ -1,9 +1,11 @@
-package hooks
+package realtime
 
 import (
 	"bytes"
 	"net"
 	"net/http"
+	"reflect"
+	"runtime"
 	"sync"
 	"time"
 
@@ -45,14 +47,6 @@ import (
 // httptest.Server.Close do not track hijacked connections.
 
 const (
-	// DefaultRealtimeIdleTimeout closes a stream that sent nothing for
-	// this long, as PocketBase does (the SDK reconnects by itself).
-	DefaultRealtimeIdleTimeout = 5 * time.Minute
-
-	// DefaultRealtimeMaxLifetime closes every stream after this long, as
-	// PocketBase does.
-	DefaultRealtimeMaxLifetime = 30 * time.Minute
-
 	// streamSendBuffer is the kernel send buffer asked for a taken-over
 	// stream (Linux doubles it and stops autotuning it): a stalled
 	// reader otherwise pins up to tcp_wmem's maximum, 4 MB, until its
@@ -106,26 +100,12 @@ func (s *streamSet) expired(out []*liveClient, maxOpened, maxSent int64) []*live
 	return out
 }
 
-func (f *fanout) idleTimeout() time.Duration {
-	if f.cfg.RealtimeIdleTimeout > 0 {
-		return f.cfg.RealtimeIdleTimeout
-	}
-	return DefaultRealtimeIdleTimeout
-}
-
-func (f *fanout) maxLifetime() time.Duration {
-	if f.cfg.RealtimeMaxLifetime > 0 {
-		return f.cfg.RealtimeMaxLifetime
-	}
-	return DefaultRealtimeMaxLifetime
-}
-
 // takeOver serves the realtime connection e as a taken-over stream, if it
 // can be hijacked, and reports whether it did; whatever happens after the
 // hijack, the request is over. The address's place is already counted;
 // discarding the client gives it back.
-func (f *fanout) takeOver(e *core.RealtimeConnectRequestEvent, address string) bool {
-	if f.cfg.PlainRealtime || e.Request.Method != http.MethodGet || e.Request.ProtoMajor != 1 {
+func (f *Fanout) takeOver(e *core.RealtimeConnectRequestEvent, address string) bool {
+	if f.cfg.Plain || e.Request.Method != http.MethodGet || e.Request.ProtoMajor != 1 {
 		return false
 	}
 	if e.Response.Header().Get("Content-Encoding") != "" {
@@ -170,7 +150,7 @@ func (f *fanout) takeOver(e *core.RealtimeConnectRequestEvent, address string) b
 
 // newStreamClient is a liveClient for a taken-over stream on conn. Its
 // writer stays held off (writing) until the response head is out.
-func newStreamClient(f *fanout, address string, conn net.Conn) *liveClient {
+func newStreamClient(f *Fanout, address string, conn net.Conn) *liveClient {
 	c := &liveClient{
 		DefaultClient: subscriptions.NewDefaultClient(),
 		fan:           f,
@@ -342,12 +322,12 @@ func (c *liveClient) end() {
 
 // startStreamSweeper starts the goroutine that closes streams idle or open
 // too long. It stops with the workers.
-func (f *fanout) startStreamSweeper() {
+func (f *Fanout) startStreamSweeper() {
 	f.streams.running.Add(1)
 	go f.sweepStreams()
 }
 
-func (f *fanout) sweepStreams() {
+func (f *Fanout) sweepStreams() {
 	defer f.streams.running.Done()
 	idle, lifetime := f.idleTimeout(), f.maxLifetime()
 	ticker := time.NewTicker(sweepInterval(idle, lifetime))
@@ -378,7 +358,7 @@ func sweepInterval(idle, lifetime time.Duration) time.Duration {
 // closeStreams ends every taken-over stream and waits for their readers
 // and writers; no stream is taken over after it. Called on terminate,
 // after the workers stopped.
-func (f *fanout) closeStreams() {
+func (f *Fanout) closeStreams() {
 	s := &f.streams
 	s.mu.Lock()
 	s.closed = true
@@ -391,4 +371,15 @@ func (f *fanout) closeStreams() {
 		c.end()
 	}
 	s.running.Wait()
+}
+
+// Goroutine frames of a taken-over stream, for profiles and for tests
+// that count streams: its reader, and its writer while events are pending.
+var (
+	StreamReaderFrame = funcName((*liveClient).read)
+	StreamWriterFrame = funcName((*liveClient).write)
+)
+
+func funcName(fn any) string {
+	return runtime.FuncForPC(reflect.ValueOf(fn).Pointer()).Name()
 }
