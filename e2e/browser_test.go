@@ -1,4 +1,4 @@
-package main
+package e2e
 
 import (
 	"bytes"
@@ -9,7 +9,6 @@ import (
 	"image/png"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -36,37 +35,6 @@ const shotsDir = "/tmp/marketchat-shots"
 
 // browserWait bounds every wait for the page to reach a state.
 const browserWait = 30 * time.Second
-
-// TestWebLogicNodeTests runs the web app's unit tests (test/web/*.test.mjs,
-// on the DOM-free modules under pb_public/js) with node --test, so that
-// the one test command covers them. A missing node fails the test.
-func TestWebLogicNodeTests(t *testing.T) {
-	node, err := exec.LookPath("node")
-	if err != nil {
-		t.Fatalf("node is needed for the web app's unit tests (test/web/*.test.mjs): %v", err)
-	}
-	// The files are named (not the directory) so that every node version
-	// since 18 runs exactly these.
-	files, err := filepath.Glob(filepath.Join("test", "web", "*.test.mjs"))
-	if err != nil || len(files) == 0 {
-		t.Fatalf("test/web/*.test.mjs = %v, %v; want the web app's unit tests", files, err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, node, append([]string{"--test"}, files...)...)
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		t.Fatalf("node --test %s: %v\n%s", strings.Join(files, " "), err, out)
-	}
-	summary := out
-	if i := bytes.LastIndex(out, []byte("# tests")); i >= 0 {
-		summary = out[i:]
-	}
-	if !bytes.Contains(out, []byte("# pass")) || bytes.Contains(out, []byte("# tests 0")) {
-		t.Fatalf("node --test ran no tests:\n%s", out)
-	}
-	t.Logf("node --test %s:\n%s", strings.Join(files, " "), summary)
-}
 
 // TestBrowserMarketplaceChat walks the issue's scenario with two separate
 // browsers, a seller (English) and a buyer (Korean, from the browser's
@@ -231,7 +199,7 @@ func TestBrowserCatchUpAfterReconnect(t *testing.T) {
 	buyer.waitJS("a live message", `document.querySelectorAll('#message-list .msg-text').length === 1`)
 
 	buyer.setOffline(true)
-	restartServer(t, s)
+	s.restart(t)
 	buyer.waitJS("the reconnecting notice", `!document.querySelector('#conn').hidden`)
 	seller.waitJS("the seller reconnects", `document.querySelector('#conn').hidden`)
 
@@ -380,45 +348,6 @@ func seedRoom(tb testing.TB, s *server, title string) (sellerToken, buyerToken, 
 		tb.Fatalf("chat button on %q: status %d; want 201", post.ID, st)
 	}
 	return sellerToken, buyerToken, room.ID
-}
-
-// restartServer kills the server and starts the same binary again on the
-// same address and data dir, as a deploy would: every event stream ends.
-func restartServer(t *testing.T, s *server) {
-	t.Helper()
-	old := s.cmd
-	if err := old.Process.Kill(); err != nil {
-		t.Fatalf("stop the server: %v", err)
-	}
-	if _, err := old.Process.Wait(); err != nil {
-		t.Fatalf("wait for the server to stop: %v", err)
-	}
-	cmd := exec.Command(old.Path, old.Args[1:]...)
-	cmd.Stdout = old.Stdout
-	cmd.Stderr = old.Stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("restart %s: %v", old.Path, err)
-	}
-	s.cmd = cmd
-	t.Cleanup(func() {
-		// Errors are expected: the process may have ended already.
-		cmd.Process.Kill()
-		cmd.Process.Wait()
-	})
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		res, err := http.Get(s.URL + "/api/health")
-		if err == nil {
-			res.Body.Close()
-			if res.StatusCode == http.StatusOK {
-				return
-			}
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("server did not come back within 30 s: %v", err)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
 }
 
 // requireChromium fails the test when the browser is missing.

@@ -1,4 +1,4 @@
-package main
+package e2e
 
 import (
 	"archive/zip"
@@ -20,8 +20,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pocketbase/dbx"
-	"github.com/pocketbase/pocketbase/core"
+	_ "modernc.org/sqlite" // the "sqlite" driver of database/sql, as PocketBase registers it
 )
 
 // Crash durability, the --synchronous flag and backups under write load,
@@ -81,7 +80,7 @@ func runCrashCycles(t *testing.T, cycles int, serveArgs ...string) {
 	start := time.Now()
 	for cycle := 1; cycle <= cycles; cycle++ {
 		if cycle > 1 {
-			startAgain(t, s)
+			s.startAgain(t)
 			load.check(t, "after restart "+strconv.Itoa(cycle-1), load.listMessages(t, s))
 		}
 		// A moment anywhere from the first requests to a second and a half
@@ -89,16 +88,16 @@ func runCrashCycles(t *testing.T, cycles int, serveArgs ...string) {
 		wait := time.Duration(20+rng.IntN(1500)) * time.Millisecond
 		load.runWhile(t, s, func() {
 			time.Sleep(wait)
-			killServer(t, s)
+			s.kill(t)
 		})
 	}
 
 	// The last restart: every writer resends its unanswered message, so
 	// none is left in doubt; then one more kill, and the file itself.
-	startAgain(t, s)
+	s.startAgain(t)
 	load.resendPending(t, s)
 	load.check(t, "after the last restart", load.listMessages(t, s))
-	killServer(t, s)
+	s.kill(t)
 
 	messages, rooms := crashReadDataDB(t, s.DataDir)
 	report := load.check(t, "in data.db after the final kill", messages)
@@ -142,74 +141,6 @@ func TestSynchronousFlag(t *testing.T) {
 	}
 }
 
-// TestDBConnect opens databases with dbConnect and compares every pragma
-// with PocketBase's own DefaultDBConnect: the same, except synchronous on
-// data.db with "full" (2 instead of NORMAL's 1).
-func TestDBConnect(t *testing.T) {
-	reference, err := core.DefaultDBConnect(filepath.Join(t.TempDir(), "data.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer reference.Close()
-	want := dbPragmas(t, reference)
-	if want["synchronous"] != "1" {
-		t.Fatalf("PocketBase's default synchronous = %s; want 1 (NORMAL), as the README says", want["synchronous"])
-	}
-
-	scenarios := []struct {
-		synchronous, file, wantSynchronous string
-	}{
-		{synchronousNormal, "data.db", "1"},
-		{synchronousFull, "data.db", "2"},
-		{synchronousNormal, "auxiliary.db", "1"},
-		{synchronousFull, "auxiliary.db", "1"}, // the logs keep PocketBase's default
-	}
-	for _, sc := range scenarios {
-		db, err := dbConnect(filepath.Join(t.TempDir(), sc.file), sc.synchronous)
-		if err != nil {
-			t.Fatalf("dbConnect(%q, %q): %v", sc.file, sc.synchronous, err)
-		}
-		got := dbPragmas(t, db)
-		db.Close()
-		for name, value := range want {
-			if name == "synchronous" {
-				value = sc.wantSynchronous
-			}
-			if got[name] != value {
-				t.Errorf("dbConnect(%q, %q): PRAGMA %s = %s; want %s", sc.file, sc.synchronous, name, got[name], value)
-			}
-		}
-	}
-}
-
-// dbPragmas reads the connection settings PocketBase sets, plus whether
-// SQLite's defensive mode is on (it refuses schema edits even with
-// writable_schema).
-func dbPragmas(t *testing.T, db *dbx.DB) map[string]string {
-	t.Helper()
-	db.DB().SetMaxOpenConns(1) // one connection, so that the pragmas below all see it
-	got := map[string]string{}
-	for _, name := range []string{"busy_timeout", "journal_mode", "journal_size_limit", "synchronous", "foreign_keys", "temp_store", "cache_size"} {
-		var value string
-		if err := db.NewQuery("PRAGMA " + name).Row(&value); err != nil {
-			t.Fatalf("PRAGMA %s: %v", name, err)
-		}
-		got[name] = value
-	}
-	if _, err := db.NewQuery("CREATE TABLE IF NOT EXISTS pragma_probe (x)").Execute(); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := db.NewQuery("PRAGMA writable_schema = ON").Execute(); err != nil {
-		t.Fatal(err)
-	}
-	_, err := db.NewQuery("UPDATE sqlite_schema SET sql = sql WHERE name = 'pragma_probe'").Execute()
-	got["defensive"] = strconv.FormatBool(err != nil)
-	if _, err := db.NewQuery("PRAGMA writable_schema = OFF").Execute(); err != nil {
-		t.Fatal(err)
-	}
-	return got
-}
-
 // TestBackupUnderWriteLoadRestores takes a backup through the API while 8
 // writers send messages, restores it into a fresh data dir and starts the
 // binary on it: every message answered before the backup began is there,
@@ -239,12 +170,12 @@ func TestBackupUnderWriteLoadRestores(t *testing.T) {
 	// The restore a README reader does: stop, put the backup's files in an
 	// empty data dir, start.
 	restored := startServer(t)
-	killServer(t, restored)
+	restored.kill(t)
 	if err := os.RemoveAll(restored.DataDir); err != nil {
 		t.Fatal(err)
 	}
 	unzipBackup(t, zipped, restored.DataDir)
-	startAgain(t, restored)
+	restored.startAgain(t)
 
 	var su struct{ Token string }
 	if st := restored.do(t, "POST", "/api/collections/_superusers/auth-with-password", "", map[string]any{
@@ -257,7 +188,7 @@ func TestBackupUnderWriteLoadRestores(t *testing.T) {
 		t.Errorf("restored: users = %d (status %d); want %d", users.TotalItems, st, len(load.users))
 	}
 	got := load.listMessages(t, restored)
-	killServer(t, restored)
+	restored.kill(t)
 	messages, rooms := crashReadDataDB(t, restored.DataDir)
 	if len(messages) != len(got) {
 		t.Errorf("restored: data.db holds %d messages, the API listed %d; want the same", len(messages), len(got))
@@ -330,49 +261,6 @@ func crashSeed(t *testing.T) uint64 {
 	seed := uint64(time.Now().UnixNano())
 	t.Logf("seed %d (%s=%d replays the kill moments and ids)", seed, crashSeedEnv, seed)
 	return seed
-}
-
-// killServer sends SIGKILL: no shutdown hook runs, as in a crash.
-func killServer(t *testing.T, s *server) {
-	t.Helper()
-	if err := s.cmd.Process.Kill(); err != nil {
-		t.Fatalf("kill the server: %v", err)
-	}
-	if _, err := s.cmd.Process.Wait(); err != nil {
-		t.Fatalf("wait for the killed server: %v", err)
-	}
-}
-
-// startAgain starts the killed server's binary again with the same
-// arguments (address, data dir, flags) and waits until it is healthy.
-func startAgain(t *testing.T, s *server) {
-	t.Helper()
-	old := s.cmd
-	cmd := exec.Command(old.Path, old.Args[1:]...)
-	cmd.Stdout, cmd.Stderr = old.Stdout, old.Stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("start %s again: %v", old.Path, err)
-	}
-	s.cmd = cmd
-	t.Cleanup(func() {
-		// Most are killed by the test already: errors are expected.
-		_ = cmd.Process.Kill()
-		_, _ = cmd.Process.Wait()
-	})
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		res, err := http.Get(s.URL + "/api/health")
-		if err == nil {
-			res.Body.Close()
-			if res.StatusCode == http.StatusOK {
-				return
-			}
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("server did not come back within 30 s: %v", err)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
 }
 
 // crashLoad is a chat under write load: a superuser, users with tokens,
