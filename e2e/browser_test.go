@@ -3,6 +3,7 @@ package e2e
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"image"
 	"image/color"
@@ -732,19 +733,18 @@ func TestBrowserBackForwardCache(t *testing.T) {
 // so each try evaluates afresh.
 func (b *browserSession) waitJSAcrossRestore(what, expr string) {
 	b.t.Helper()
-	deadline := time.Now().Add(browserWait)
-	var lastErr error
-	for time.Now().Before(deadline) {
+	err := waitFor(browserWait, 100*time.Millisecond, func() error {
 		ctx, cancel := context.WithTimeout(b.ctx, 5*time.Second)
+		defer cancel()
 		ok, err := chromedp.Run(ctx, chromedp.Evaluate[bool](expr))
-		cancel()
-		if err == nil && ok {
-			return
+		if err == nil && !ok {
+			err = errors.New("still false")
 		}
-		lastErr = err
-		time.Sleep(100 * time.Millisecond)
+		return err
+	})
+	if err != nil {
+		b.t.Fatalf("%s: waiting for %s (last: %v)\nexpression: %s\n%s", b.name, what, err, expr, b.state())
 	}
-	b.t.Fatalf("%s: waiting for %s (last error %v)\nexpression: %s\n%s", b.name, what, lastErr, expr, b.state())
 }
 
 // TestBrowserPhotoShrunkBeforeUpload: a 4000 × 3000 PNG picked for a post

@@ -394,18 +394,17 @@ func (l *crashLoad) run(t *testing.T, s *server, onlyPending bool, during func(d
 // waitAcked waits until at least n messages were answered 200.
 func (l *crashLoad) waitAcked(t *testing.T, n int) {
 	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for {
+	err := waitFor(30*time.Second, 10*time.Millisecond, func() error {
 		l.mu.Lock()
 		got := len(l.acked)
 		l.mu.Unlock()
-		if got >= n {
-			return
+		if got < n {
+			return fmt.Errorf("only %d messages answered 200; want %d", got, n)
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("only %d messages answered 200 within 30 s; want %d", got, n)
-		}
-		time.Sleep(10 * time.Millisecond)
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("within 30 s: %v", err)
 	}
 }
 

@@ -394,23 +394,25 @@ func (e *stormEnv) checkAddressCap(t *testing.T) {
 	// Drop 50; their places come back once the server has seen them go.
 	const dropped = 50
 	stormCloseAll(streams[:dropped])
-	deadline := time.Now().Add(stormSettle)
-	refusals := 0
-	for i := 0; i < dropped; {
-		st, ans, err := e.tryConnect(context.Background(), 0)
-		switch {
-		case st != nil:
-			streams[i] = st
-			i++
-		case err == nil && ans.isCapError(http.StatusTooManyRequests, limit):
-			refusals++
-			if time.Now().After(deadline) {
-				t.Fatalf("%v after dropping %d of %d streams: %d reconnected; want %d", stormSettle, dropped, limit, i, dropped)
+	refusals, reconnected := 0, 0
+	err := waitFor(stormSettle, 20*time.Millisecond, func() error {
+		for reconnected < dropped {
+			st, ans, err := e.tryConnect(context.Background(), 0)
+			switch {
+			case st != nil:
+				streams[reconnected] = st
+				reconnected++
+			case err == nil && ans.isCapError(http.StatusTooManyRequests, limit):
+				refusals++
+				return fmt.Errorf("%d reconnected; want %d", reconnected, dropped)
+			default:
+				t.Fatalf("GET /api/realtime after dropping %d streams = %d %s, %v; want 200 or the cap's 429", dropped, ans.status, ans.body, err)
 			}
-			time.Sleep(20 * time.Millisecond)
-		default:
-			t.Fatalf("GET /api/realtime after dropping %d streams = %d %s, %v; want 200 or the cap's 429", dropped, ans.status, ans.body, err)
 		}
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("%v after dropping %d of %d streams: %v", stormSettle, dropped, limit, err)
 	}
 	if st, ans, err := e.tryConnect(context.Background(), 0); st != nil || err != nil || ans.status != http.StatusTooManyRequests {
 		if st != nil {
@@ -476,16 +478,20 @@ func (e *stormEnv) checkUserCap(t *testing.T) {
 	other.Close()
 
 	streams[0].Close()
-	deadline := time.Now().Add(stormSettle)
-	for {
+	err = waitFor(stormSettle, 20*time.Millisecond, func() error {
 		ans, err := e.subscribe(context.Background(), user.token, extra.clientID, stormTopics(3))
-		if err == nil && ans.status == http.StatusNoContent {
-			break
+		switch {
+		case err == nil && ans.status == http.StatusNoContent:
+			return nil
+		case err == nil && ans.isCapError(http.StatusTooManyRequests, limit):
+			return fmt.Errorf("%d %s", ans.status, ans.body)
+		default:
+			t.Fatalf("subscribe after dropping one of %d streams = %d %s, %v; want 204 or the cap's 429", limit, ans.status, ans.body, err)
+			return nil
 		}
-		if err != nil || !ans.isCapError(http.StatusTooManyRequests, limit) || time.Now().After(deadline) {
-			t.Fatalf("subscribe after dropping one of %d streams = %d %s, %v; want 204 within %v", limit, ans.status, ans.body, err, stormSettle)
-		}
-		time.Sleep(20 * time.Millisecond)
+	})
+	if err != nil {
+		t.Fatalf("subscribe after dropping one of %d streams = %v; want 204 within %v", limit, err, stormSettle)
 	}
 	stormCloseAll(streams)
 
@@ -837,17 +843,18 @@ func (e *stormEnv) checkStalledReaders(t *testing.T) {
 	})
 	posted := time.Now()
 
-	deadline := posted.Add(stormSettle)
-	for received.Load() < stormPosts {
-		if time.Now().After(deadline) {
-			t.Fatalf("the reading stream got %d of %d posts within %v of the last; want all", received.Load(), stormPosts, stormSettle)
+	err := waitFor(time.Until(posted.Add(stormSettle)), 20*time.Millisecond, func() error {
+		if got := received.Load(); got < stormPosts {
+			return fmt.Errorf("the reading stream got %d of %d posts", got, stormPosts)
 		}
-		time.Sleep(20 * time.Millisecond)
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("%v within %v of the last; want all", err, stormSettle)
 	}
 
 	limit := hooks.DefaultRealtimeWriteTimeout + 5*time.Second
-	deadline = posted.Add(limit)
-	for {
+	err = waitFor(time.Until(posted.Add(limit)), 100*time.Millisecond, func() error {
 		open := 0
 		for _, st := range stalled {
 			closed, err := stormServerClosed(e.serverPort, st.localPort())
@@ -858,23 +865,23 @@ func (e *stormEnv) checkStalledReaders(t *testing.T) {
 				open++
 			}
 		}
-		if open == 0 {
-			t.Logf("stalled readers: all %d cut off %v after the last of %d 5 KB posts; the reading stream got all of them",
-				len(stalled), time.Since(posted).Round(100*time.Millisecond), stormPosts)
-			return
+		if open > 0 {
+			return fmt.Errorf("%d of %d stalled readers still connected", open, len(stalled))
 		}
-		if time.Now().After(deadline) {
-			var queues []string // state, send and receive queues of both ends
-			for _, st := range stalled {
-				srv, _ := stormSocket(e.serverPort, st.localPort())
-				cli, _ := stormSocket(st.localPort(), e.serverPort)
-				queues = append(queues, fmt.Sprintf("server %v client %v", stormRowSummary(srv), stormRowSummary(cli)))
-			}
-			t.Fatalf("%d of %d stalled readers still connected %v after the last of %d 5 KB posts (%s); want all cut off",
-				open, len(stalled), limit, stormPosts, strings.Join(queues, "; "))
+		return nil
+	})
+	if err != nil {
+		var queues []string // state, send and receive queues of both ends
+		for _, st := range stalled {
+			srv, _ := stormSocket(e.serverPort, st.localPort())
+			cli, _ := stormSocket(st.localPort(), e.serverPort)
+			queues = append(queues, fmt.Sprintf("server %v client %v", stormRowSummary(srv), stormRowSummary(cli)))
 		}
-		time.Sleep(100 * time.Millisecond)
+		t.Fatalf("%v %v after the last of %d 5 KB posts (%s); want all cut off",
+			err, limit, stormPosts, strings.Join(queues, "; "))
 	}
+	t.Logf("stalled readers: all %d cut off %v after the last of %d 5 KB posts; the reading stream got all of them",
+		len(stalled), time.Since(posted).Round(100*time.Millisecond), stormPosts)
 }
 
 // checkDeliveryAfterStorm: a participant's new message reaches the
@@ -911,28 +918,26 @@ func (e *stormEnv) checkDeliveryAfterStorm(t *testing.T) {
 // returns its figures.
 func (e *stormEnv) settleFDs(t *testing.T, base *stormProcStats) stormProcStats {
 	t.Helper()
-	deadline := time.Now().Add(stormSettle)
-	var last stormProcStats
-	for {
+	var last, cur stormProcStats
+	err := waitFor(stormSettle, 200*time.Millisecond, func() error {
 		e.hc.CloseIdleConnections()
 		http.DefaultClient.CloseIdleConnections()
-		time.Sleep(200 * time.Millisecond)
-		cur := e.proc(t)
+		last, cur = cur, e.proc(t)
 		switch {
 		case base == nil && cur.fds == last.fds:
-			return cur
+			return nil
 		case base != nil && cur.otherFDs() <= base.otherFDs()+stormFDSlack && cur.dbFDs <= stormDBFDBound:
-			return cur
+			return nil
 		}
-		if time.Now().After(deadline) && base == nil {
-			return cur // never still: the baseline is a figure to compare with, not a check
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%v after every stream closed, the server has %d open files besides %d of its databases (baseline %d; %s); want at most %d besides at most %d",
-				stormSettle, cur.otherFDs(), cur.dbFDs, base.otherFDs(), stormDescribeFDs(e.s.cmd.Process.Pid), base.otherFDs()+stormFDSlack, stormDBFDBound)
-		}
-		last = cur
+		return errors.New("not settled")
+	})
+	if err != nil && base != nil {
+		t.Fatalf("%v after every stream closed, the server has %d open files besides %d of its databases (baseline %d; %s); want at most %d besides at most %d",
+			stormSettle, cur.otherFDs(), cur.dbFDs, base.otherFDs(), stormDescribeFDs(e.s.cmd.Process.Pid), base.otherFDs()+stormFDSlack, stormDBFDBound)
 	}
+	// With no base, a server whose files never hold still gives its last
+	// figures: the baseline is a figure to compare with, not a check.
+	return cur
 }
 
 // stormDBFDBound bounds the server's open files of its SQLite databases.

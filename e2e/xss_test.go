@@ -521,7 +521,7 @@ func TestBrowserXSSCorpus(t *testing.T) {
 		t.Fatalf("an inline script ran (window.__cspCanary is %s): the page has no working Content-Security-Policy", got)
 	}
 	canary := func(r xssReport) bool { return strings.Contains(r.URL, "?canary=1") }
-	for deadline := time.Now().Add(10 * time.Second); ; {
+	err := waitFor(10*time.Second, 20*time.Millisecond, func() error {
 		var csp, marker int
 		for _, r := range watch.all() {
 			if canary(r) && r.Kind == "csp" {
@@ -531,13 +531,13 @@ func TestBrowserXSSCorpus(t *testing.T) {
 				marker++
 			}
 		}
-		if csp == 1 && marker == 2 {
-			break
+		if csp != 1 || marker != 2 {
+			return fmt.Errorf("canary reports = %+v; want one CSP violation and two markers", watch.all())
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("canary reports = %+v; want one CSP violation and two markers (the detectors do not work)", watch.all())
-		}
-		time.Sleep(20 * time.Millisecond)
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("%v (the detectors do not work)", err)
 	}
 
 	b.signIn(users[0].Email)
