@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"context"
 	"fmt"
 	"net/http"
 	"os"
@@ -28,11 +27,7 @@ import (
 // chat list and the room are written under the test's temp dir and
 // copied to /tmp/marketchat-shots.
 func TestBrowserMarketplaceChat(t *testing.T) {
-	requireChromium(t)
-	s := startServer(t)
-
-	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
-	defer cancel()
+	s, ctx := startBrowserTest(t, 4*time.Minute)
 
 	shots := filepath.Join(t.TempDir(), "shots")
 	if err := os.MkdirAll(shots, 0o755); err != nil {
@@ -156,11 +151,7 @@ func TestBrowserMarketplaceChat(t *testing.T) {
 // token (attachments are protected); then the buyer invites a third user
 // through the people panel and leaves the room.
 func TestBrowserRoomHistoryPhotoAndPeople(t *testing.T) {
-	requireChromium(t)
-	s := startServer(t)
-
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	defer cancel()
+	s, ctx := startBrowserTest(t, 3*time.Minute)
 
 	sellerToken, buyerToken, roomID := seedRoom(t, s, "Armchair")
 	carolID, carolToken := s.signUp(t, "carol@example.com", "Carol")

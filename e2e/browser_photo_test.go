@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"context"
 	"net/http"
 	"strings"
 	"testing"
@@ -16,11 +15,7 @@ import (
 // is stored at most 2048 pixels on its longest side, re-encoded (WebP in
 // chromium), with its aspect ratio kept.
 func TestBrowserPhotoShrunkBeforeUpload(t *testing.T) {
-	requireChromium(t)
-	s := startServer(t)
-
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	defer cancel()
+	s, ctx := startBrowserTest(t, 3*time.Minute)
 
 	const width, height = 4000, 3000
 	photo := writeSizedPNG(t, width, height)

@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"context"
 	"fmt"
 	"net/http"
 	"testing"
@@ -21,11 +20,7 @@ import (
 // online, it catches up without a reload: every message once, in order,
 // and the failed one is stored once by a retry that reuses its id.
 func TestBrowserCatchUpAfterReconnect(t *testing.T) {
-	requireChromium(t)
-	s := startServer(t)
-
-	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
-	defer cancel()
+	s, ctx := startBrowserTest(t, 4*time.Minute)
 
 	_, buyerToken, roomID := seedRoom(t, s, "Desk lamp")
 
@@ -92,11 +87,7 @@ func TestBrowserCatchUpAfterReconnect(t *testing.T) {
 // shows the list (the page used to render before the app had started my
 // rooms and threw, leaving the app empty; found by TestBrowserXSSCorpus).
 func TestBrowserReloadOnChatList(t *testing.T) {
-	requireChromium(t)
-	s := startServer(t)
-
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
+	s, ctx := startBrowserTest(t, 2*time.Minute)
 
 	seedRoom(t, s, "Reload bike")
 	seller := openBrowser(ctx, t, "seller", s.URL, "en-US")
@@ -118,11 +109,7 @@ func TestBrowserReloadOnChatList(t *testing.T) {
 // show. (Suspected in an earlier session; Debian's chromium here does not
 // do it, and this test would catch it if a browser did.)
 func TestBrowserBackForwardCache(t *testing.T) {
-	requireChromium(t)
-	s := startServer(t)
-
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	defer cancel()
+	s, ctx := startBrowserTest(t, 3*time.Minute)
 
 	_, buyerToken, roomID := seedRoom(t, s, "Cached chair")
 	seller := openBrowser(ctx, t, "seller", s.URL, "en-US")

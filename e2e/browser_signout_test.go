@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"context"
 	"fmt"
 	"net/http"
 	"strings"
@@ -16,11 +15,7 @@ import (
 // laptop by itself (its live stream is closed, it asks whether its sign-in
 // still holds), and the old token is refused.
 func TestBrowserSignOutEverywhere(t *testing.T) {
-	requireChromium(t)
-	s := startServer(t)
-
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	defer cancel()
+	s, ctx := startBrowserTest(t, 3*time.Minute)
 
 	s.signUp(t, "mina@example.com", "Mina")
 	phone := openBrowser(ctx, t, "phone", s.URL, "en-US,en")

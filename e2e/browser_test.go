@@ -57,12 +57,18 @@ func seedRoom(tb testing.TB, s *server, title string) (sellerToken, buyerToken, 
 	return sellerToken, buyerToken, room.ID
 }
 
-// requireChromium fails the test when the browser is missing.
-func requireChromium(t *testing.T) {
+// startBrowserTest fails the test when the browser is missing, starts
+// the binary and returns it with a context for openBrowser that ends
+// after timeout (or with the test).
+func startBrowserTest(t *testing.T, timeout time.Duration) (*server, context.Context) {
 	t.Helper()
 	if _, err := os.Stat(chromiumPath); err != nil {
 		t.Fatalf("the browser test needs Debian's chromium at %s (apt-get install -y chromium): %v", chromiumPath, err)
 	}
+	s := startServer(t)
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	t.Cleanup(cancel)
+	return s, ctx
 }
 
 // browserSession is one browser process with one tab.

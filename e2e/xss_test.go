@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"context"
 	"crypto/sha256"
 	"encoding/base64"
 	"fmt"
@@ -58,12 +57,8 @@ type xssRoom struct {
 // as stored. A canary first proves the detectors see a blocked inline
 // script and a marker.
 func TestBrowserXSSCorpus(t *testing.T) {
-	requireChromium(t)
 	corpus := readXSSCorpus(t)
-	s := startServer(t)
-
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	defer cancel()
+	s, ctx := startBrowserTest(t, 3*time.Minute)
 
 	var titles, names []xssPayload
 	for _, p := range corpus {
