@@ -39,6 +39,20 @@ const shotsDir = "/tmp/marketchat-shots"
 // browserWait bounds every wait for the page to reach a state.
 const browserWait = 30 * time.Second
 
+// startBrowserTest fails the test when the browser is missing, starts
+// the binary and returns it with a context for openBrowser that ends
+// after timeout (or with the test).
+func startBrowserTest(t *testing.T, timeout time.Duration) (*server, context.Context) {
+	t.Helper()
+	if _, err := os.Stat(chromiumPath); err != nil {
+		t.Fatalf("the browser test needs Debian's chromium at %s (apt-get install -y chromium): %v", chromiumPath, err)
+	}
+	s := startServer(t)
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	t.Cleanup(cancel)
+	return s, ctx
+}
+
 // seedRoom signs up seller@example.com (Mina) and buyer@example.com
 // (Joon) through the API, posts an item as the seller and presses the
 // chat button as the buyer. It returns both tokens and the room's id.
@@ -55,20 +69,6 @@ func seedRoom(tb testing.TB, s *server, title string) (sellerToken, buyerToken, 
 		tb.Fatalf("chat button on %q: status %d; want 201", post.ID, st)
 	}
 	return sellerToken, buyerToken, room.ID
-}
-
-// startBrowserTest fails the test when the browser is missing, starts
-// the binary and returns it with a context for openBrowser that ends
-// after timeout (or with the test).
-func startBrowserTest(t *testing.T, timeout time.Duration) (*server, context.Context) {
-	t.Helper()
-	if _, err := os.Stat(chromiumPath); err != nil {
-		t.Fatalf("the browser test needs Debian's chromium at %s (apt-get install -y chromium): %v", chromiumPath, err)
-	}
-	s := startServer(t)
-	ctx, cancel := context.WithTimeout(context.Background(), timeout)
-	t.Cleanup(cancel)
-	return s, ctx
 }
 
 // browserSession is one browser process with one tab.

@@ -8,7 +8,7 @@
 //
 //	GOTOOLCHAIN=go1.27.3 go test ./...
 //
-// or on their own, one at a time:
+// or one on its own:
 //
 //	GOTOOLCHAIN=go1.27.3 go test -run 'TestCrashDurability$' -v ./e2e
 package e2e
