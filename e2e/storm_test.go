@@ -15,8 +15,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/marketchat/marketchat/realtime"
 	"github.com/marketchat/marketchat/internal/sse"
+	"github.com/marketchat/marketchat/realtime"
 )
 
 // A reconnect storm against the shipped binary: thousands of realtime
