@@ -8,6 +8,7 @@ import (
 
 	"github.com/pocketbase/pocketbase/apis"
 	"github.com/pocketbase/pocketbase/core"
+	"github.com/pocketbase/pocketbase/tools/list"
 )
 
 // serverMaintainedRoomFields are room fields no client may write, with the
@@ -28,7 +29,7 @@ var serverMaintainedRoomFields = []string{"post", "last_message", "last_message_
 func registerRooms(app core.App) {
 	app.OnRecordValidate(roomsCollection).BindFunc(func(e *core.RecordEvent) error {
 		participants := e.Record.GetStringSlice("participants")
-		grew := e.Record.IsNew() || len(without(participants, e.Record.Original().GetStringSlice("participants"))) > 0
+		grew := e.Record.IsNew() || len(list.SubtractSlice(participants, e.Record.Original().GetStringSlice("participants"))) > 0
 		if grew && (len(participants) < MinParticipants || len(participants) > MaxParticipants) {
 			return fieldError("participants", "validation_participants_count",
 				fmt.Sprintf("A room needs %d to %d participants.", MinParticipants, MaxParticipants))
@@ -58,7 +59,7 @@ func registerRooms(app core.App) {
 
 			before := e.Record.Original().GetStringSlice("participants")
 			after := e.Record.GetStringSlice("participants")
-			for _, id := range without(before, after) {
+			for _, id := range list.SubtractSlice(before, after) {
 				if id != e.Auth.Id {
 					return e.ForbiddenError("You can only remove yourself from a room.", nil)
 				}
@@ -137,15 +138,4 @@ func refuseServerMaintained(e *core.RecordRequestEvent) error {
 		}
 	}
 	return nil
-}
-
-// without returns the ids of list that are not in other.
-func without(list, other []string) []string {
-	var out []string
-	for _, id := range list {
-		if !slices.Contains(other, id) {
-			out = append(out, id)
-		}
-	}
-	return out
 }

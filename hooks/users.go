@@ -51,7 +51,7 @@ func normalizeName(name string) string {
 		case unicode.IsSpace(r):
 			space = b.Len() > 0
 			continue
-		case unicode.IsControl(r), isBidiControl(r):
+		case unicode.IsControl(r), unicode.Is(unicode.Bidi_Control, r):
 			continue
 		}
 		if space {
@@ -61,11 +61,4 @@ func normalizeName(name string) string {
 		b.WriteRune(r)
 	}
 	return b.String()
-}
-
-// isBidiControl reports the marks that change the direction of the text
-// around them (U+061C, U+200E-U+200F, U+202A-U+202E, U+2066-U+2069).
-func isBidiControl(r rune) bool {
-	return r == 0x061C || r == 0x200E || r == 0x200F ||
-		(r >= 0x202A && r <= 0x202E) || (r >= 0x2066 && r <= 0x2069)
 }

@@ -45,6 +45,7 @@
 package realtime
 
 import (
+	"cmp"
 	"sync"
 	"time"
 
@@ -250,34 +251,26 @@ func (f *Fanout) usersCollection() string {
 	return "users"
 }
 
-// orDefault returns v, or def when v is not set.
-func orDefault[T int | time.Duration](v, def T) T {
-	if v > 0 {
-		return v
-	}
-	return def
-}
-
 func (f *Fanout) maxPerAddress() int {
-	return orDefault(f.cfg.MaxConnectionsPerAddress, DefaultMaxConnectionsPerAddress)
+	return cmp.Or(f.cfg.MaxConnectionsPerAddress, DefaultMaxConnectionsPerAddress)
 }
 
 func (f *Fanout) maxPerUser() int {
-	return orDefault(f.cfg.MaxConnectionsPerUser, DefaultMaxConnectionsPerUser)
+	return cmp.Or(f.cfg.MaxConnectionsPerUser, DefaultMaxConnectionsPerUser)
 }
 
 func (f *Fanout) maxSubscriptions() int {
-	return orDefault(f.cfg.MaxSubscriptionsPerConnection, DefaultMaxSubscriptionsPerConnection)
+	return cmp.Or(f.cfg.MaxSubscriptionsPerConnection, DefaultMaxSubscriptionsPerConnection)
 }
 
 func (f *Fanout) writeTimeout() time.Duration {
-	return orDefault(f.cfg.WriteTimeout, DefaultWriteTimeout)
+	return cmp.Or(f.cfg.WriteTimeout, DefaultWriteTimeout)
 }
 
 func (f *Fanout) idleTimeout() time.Duration {
-	return orDefault(f.cfg.IdleTimeout, DefaultIdleTimeout)
+	return cmp.Or(f.cfg.IdleTimeout, DefaultIdleTimeout)
 }
 
 func (f *Fanout) maxLifetime() time.Duration {
-	return orDefault(f.cfg.MaxLifetime, DefaultMaxLifetime)
+	return cmp.Or(f.cfg.MaxLifetime, DefaultMaxLifetime)
 }

@@ -3,8 +3,9 @@ package main
 import (
 	"context"
 	"math/rand/v2"
-	"sync"
 	"time"
+
+	"golang.org/x/sync/errgroup"
 )
 
 // makePlan picks the sender of each of total messages: every room user in
@@ -39,11 +40,9 @@ func runLoad(ctx context.Context, a *api, w *world, tr *tracker, rate float64, s
 	ticker := time.NewTicker(tick)
 	defer ticker.Stop()
 
-	sem := make(chan struct{}, senders)
-	var wg sync.WaitGroup
+	var senderGroup errgroup.Group
+	senderGroup.SetLimit(senders)
 	send := func(seq int) {
-		defer wg.Done()
-		defer func() { <-sem }()
 		u := int(tr.plan[seq])
 		sctx, cancel := context.WithTimeout(ctx, sendTimeout)
 		defer cancel()
@@ -66,12 +65,9 @@ func runLoad(ctx context.Context, a *api, w *world, tr *tracker, rate float64, s
 	for next < total {
 		due := min(int(time.Since(start).Seconds()*rate)+1, total)
 		for ; next < due; next++ {
-			select {
-			case sem <- struct{}{}:
-				wg.Add(1)
-				go send(next)
-			default:
-				tr.msgs[next].status.Store(statusSkipped)
+			seq := next
+			if !senderGroup.TryGo(func() error { send(seq); return nil }) {
+				tr.msgs[seq].status.Store(statusSkipped)
 			}
 		}
 		if next >= total {
@@ -83,5 +79,7 @@ func runLoad(ctx context.Context, a *api, w *world, tr *tracker, rate float64, s
 			next = total // the rest stay statusPending: "aborted"
 		}
 	}
-	wg.Wait()
+	if err := senderGroup.Wait(); err != nil { // never: send reports through tr
+		tr.noteError(statusTransport, err)
+	}
 }
