@@ -79,7 +79,7 @@ func revokeTokens(e *core.RequestEvent) error {
 func revokedToken(header string) bool {
 	token := header
 	if len(token) > 7 && strings.EqualFold(token[:7], "Bearer ") {
-		token = token[7:] // as PocketBase reads it
+		token = token[7:] // as PocketBase reads it (apis/middlewares.go loadAuthToken, v0.40.4)
 	}
 	if token == "" {
 		return false

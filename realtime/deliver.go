@@ -143,7 +143,7 @@ func (f *Fanout) send(d Delivery) {
 	topics := []string{
 		collection.Name + "/" + d.Record.Id + "?", collection.Id + "/" + d.Record.Id + "?",
 		collection.Name + "/*?", collection.Id + "/*?",
-		collection.Name + "?", collection.Id + "?", // PocketBase's deprecated forms
+		collection.Name + "?", collection.Id + "?", // deprecated forms (apis/realtime.go realtimeBroadcastRecord, v0.40.4)
 	}
 
 	encoded := map[string][]byte{} // same viewer and options, same bytes
@@ -238,7 +238,8 @@ func equalsFilter(filter string) (field, id string, ok bool) {
 var superuserOnlyFilterFields = []string{"@collection.", "@request."}
 
 // matchesFilter reports whether record passes the subscription's filter,
-// evaluated the way PocketBase's broadcast does: as a query on the record.
+// evaluated the way PocketBase's broadcast does (apis/realtime.go
+// realtimeCanAccessRecord, v0.40.4): as a query on the record.
 func (f *Fanout) matchesFilter(record *core.Record, auth *core.Record, options subscriptions.SubscriptionOptions) bool {
 	filter := options.Query[search.FilterQueryParam]
 	if filter == "" {
@@ -284,7 +285,8 @@ func (f *Fanout) matchesFilter(record *core.Record, auth *core.Record, options s
 }
 
 // encode renders the delivery as the records API would render the record
-// for this viewer: Touch, enrich hooks, expand under the related
+// for this viewer (as apis/realtime.go realtimeBroadcastRecord does,
+// v0.40.4): Touch, enrich hooks, expand under the related
 // collections' rules, hidden e-mails, then "fields".
 func (f *Fanout) encode(d Delivery, auth *core.Record, options subscriptions.SubscriptionOptions) ([]byte, error) {
 	record := d.Record.Fresh()

@@ -30,7 +30,7 @@ import (
 //   - only while events are pending, one writer goroutine that writes all
 //     of them in one Write under the write deadline, then exits;
 //   - no timer: one sweeper per fan-out closes streams idle for
-//     RealtimeIdleTimeout or open for RealtimeMaxLifetime, as PocketBase's
+//     Config.IdleTimeout or open for Config.MaxLifetime, as PocketBase's
 //     loop does with two timers per stream.
 //
 // The response is HTTP/1.1 200 with every header set so far (PocketBase's
@@ -39,7 +39,9 @@ import (
 // Content-Length, no chunking, the body ends when the connection does. The
 // events are byte for byte what subscriptions.Message.WriteSSE writes, with
 // the client id as event id. OnRealtimeMessageSend hooks do not run for
-// these streams (there is no request left to hand them).
+// these streams (there is no request left to hand them). What PocketBase's
+// loop does in apis/realtime.go realtimeConnect (v0.40.4) is mirrored:
+// PB_CONNECT first, the idle and lifetime timeouts, unregistering on close.
 //
 // HTTP/2 (PocketBase's autocert), HEAD, --realtime=plain and anything that
 // cannot be hijacked keep PocketBase's loop and the liveClient's channel.
@@ -148,21 +150,6 @@ func (f *Fanout) takeOver(e *core.RealtimeConnectRequestEvent, address string) b
 	return true
 }
 
-// newStreamClient is a liveClient for a taken-over stream on conn. Its
-// writer stays held off (writing) until the response head is out.
-func newStreamClient(f *Fanout, address string, conn net.Conn) *liveClient {
-	c := &liveClient{
-		DefaultClient: subscriptions.NewDefaultClient(),
-		fan:           f,
-		address:       address,
-		conn:          conn,
-		writing:       true,
-		opened:        time.Now().UnixNano(),
-	}
-	c.lastSent.Store(c.opened)
-	return c
-}
-
 // writeStreamHead writes the response head of a taken-over stream: 200,
 // the headers set so far, a Date, and "Connection: close" in place of any
 // framing, so the body runs until the connection closes.
@@ -205,119 +192,6 @@ func putWriteBuffer(buf *bytes.Buffer) {
 	}
 	buf.Reset()
 	writeBuffers.Put(buf)
-}
-
-// queue is Send for a taken-over stream: m joins the pending events and a
-// writer starts unless one runs. A stream that falls clientBufferSize
-// events behind has stopped reading: it is cut off.
-func (c *liveClient) queue(m subscriptions.Message) {
-	c.mu.Lock()
-	if c.discarded {
-		c.mu.Unlock()
-		return
-	}
-	if len(c.pending) >= clientBufferSize {
-		c.discardLocked()
-		c.mu.Unlock()
-		c.conn.Close() // its reader unregisters it
-		return
-	}
-	c.pending = append(c.pending, m)
-	if !c.writing {
-		c.startWriterLocked()
-	}
-	c.mu.Unlock()
-}
-
-// startWriterLocked starts the writer. Called with mu held and c not
-// discarded, so that closeStreams, which discards every stream before it
-// waits, never sees running grow during its wait.
-func (c *liveClient) startWriterLocked() {
-	c.writing = true
-	c.fan.streams.running.Add(1)
-	go c.write()
-}
-
-// headWritten lets writers run once the response head is out, and starts
-// one for anything queued meanwhile.
-func (c *liveClient) headWritten() {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.writing = false
-	if !c.discarded && len(c.pending) > 0 {
-		c.startWriterLocked()
-	}
-}
-
-// write is a stream's writer: it writes what is pending, in one Write per
-// round, until nothing is, then exits. A failed write (the peer gone, or
-// the write deadline passed) ends the stream.
-func (c *liveClient) write() {
-	defer c.fan.streams.running.Done()
-	id := c.Id()
-	var batch []subscriptions.Message
-	for {
-		c.mu.Lock()
-		if c.discarded || len(c.pending) == 0 {
-			c.writing = false
-			c.pending = nil // nothing held while idle
-			c.mu.Unlock()
-			return
-		}
-		batch, c.pending = c.pending, batch[:0] // the spent slice is the next queue
-		c.mu.Unlock()
-
-		buf := getWriteBuffer()
-		for i := range batch {
-			appendSSE(buf, id, &batch[i])
-		}
-		clear(batch) // let the events' data go
-		err := c.writeRaw(buf.Bytes())
-		putWriteBuffer(buf)
-		if err != nil {
-			c.fan.app.Logger().Debug("Realtime connection closed (failed to deliver message)", "clientId", id, "error", err)
-			c.end()
-			return
-		}
-	}
-}
-
-// writeRaw writes p under the write deadline.
-func (c *liveClient) writeRaw(p []byte) error {
-	if err := c.conn.SetWriteDeadline(time.Now().Add(c.fan.writeTimeout())); err != nil {
-		return err
-	}
-	if _, err := c.conn.Write(p); err != nil {
-		return err
-	}
-	c.lastSent.Store(time.Now().UnixNano())
-	return nil
-}
-
-// read is a stream's reader. The client has nothing to say on an SSE
-// stream: the read returns when the peer closes the connection (or the
-// server does), and the stream ends.
-func (c *liveClient) read() {
-	defer c.fan.streams.running.Done()
-	buf := make([]byte, 1)
-	for {
-		n, err := c.conn.Read(buf)
-		if err != nil {
-			break
-		}
-		if n > 0 && len(buf) == 1 {
-			buf = make([]byte, 512) // a client that talks anyway: not one syscall per byte
-		}
-	}
-	c.end()
-	c.fan.streams.remove(c)
-}
-
-// end ends a taken-over stream: out of the broker, discarded (out of the
-// fan-out's indexes), its connection closed. Safe to call more than once.
-func (c *liveClient) end() {
-	c.fan.app.SubscriptionsBroker().Unregister(c.Id()) // calls Discard when still registered
-	c.Discard()
 }
 
 // startStreamSweeper starts the goroutine that closes streams idle or open
