@@ -1,8 +1,6 @@
 package hooks_test
 
 import (
-	"context"
-	"io"
 	"net/http"
 	"testing"
 	"time"
@@ -22,20 +20,8 @@ func authRefresh(tb testing.TB, s *realtimeServer, token string) int {
 // and returns the status.
 func statusWithToken(tb testing.TB, s *realtimeServer, method, path, token string) int {
 	tb.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), realtimeEventTimeout)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, method, s.srv.URL+path, nil)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	req.Header.Set("Authorization", token)
-	resp, err := s.srv.Client().Do(req)
-	if err != nil {
-		tb.Fatalf("%s %s = %v; want a response", method, path, err)
-	}
-	defer resp.Body.Close()
-	io.Copy(io.Discard, resp.Body)
-	return resp.StatusCode
+	status, _ := s.requestWithToken(tb, method, path, token, nil)
+	return status
 }
 
 // TestAuthCacheRevocation: a token the cache has seen stops working as soon

@@ -38,7 +38,7 @@ const (
 // of records of each collection, the files in storage, roomBike's preview,
 // postBike's title and price, and carol's name.
 type badInputState struct {
-	users, posts, rooms, messages, reads int64
+	users, posts, rooms, messages, reads int
 	files                                int
 	bikePreview, bikeTitle, carolName    string
 	bikePrice                            float64
@@ -54,14 +54,10 @@ func badInputStateOf(tb testing.TB, app core.App) badInputState {
 	var s badInputState
 	counts := []struct {
 		collection string
-		n          *int64
+		n          *int
 	}{{"users", &s.users}, {"posts", &s.posts}, {"rooms", &s.rooms}, {"messages", &s.messages}, {"room_reads", &s.reads}}
 	for _, c := range counts {
-		n, err := app.CountRecords(c.collection)
-		if err != nil {
-			tb.Fatalf("CountRecords(%q) error = %v", c.collection, err)
-		}
-		*c.n = n
+		*c.n = countRecords(tb, app, c.collection)
 	}
 	err := filepath.WalkDir(filepath.Join(app.DataDir(), "storage"), func(_ string, d fs.DirEntry, err error) error {
 		if err != nil {
@@ -96,21 +92,6 @@ func badInputStateOf(tb testing.TB, app core.App) badInputState {
 	return s
 }
 
-// badInputCheckError checks that body is PocketBase's error JSON with the
-// given status: {"status", "message", "data"}.
-func badInputCheckError(tb testing.TB, body []byte, status int) {
-	tb.Helper()
-	var apiErr struct {
-		Status  any            `json:"status"`
-		Message any            `json:"message"`
-		Data    map[string]any `json:"data"`
-	}
-	err := json.Unmarshal(body, &apiErr)
-	if err != nil || apiErr.Status != float64(status) || apiErr.Message == "" || apiErr.Message == nil || apiErr.Data == nil {
-		tb.Errorf("answer = %q; want PocketBase's error JSON {\"status\":%d,\"message\":\"...\",\"data\":{...}}", body, status)
-	}
-}
-
 // badInputRefused completes s for a request that must be refused with
 // s.ExpectedStatus: the answer is PocketBase's error JSON, and the database
 // and the file storage are as they were before the request.
@@ -125,7 +106,7 @@ func badInputRefused(s tests.ApiScenario) tests.ApiScenario {
 		if err != nil {
 			tb.Fatalf("read the answer: %v", err)
 		}
-		badInputCheckError(tb, body, s.ExpectedStatus)
+		checkErrorJSON(tb, body, s.ExpectedStatus)
 		if after := badInputStateOf(tb, app); after != before {
 			tb.Errorf("stored state after the refusal = %v; want it unchanged: %v", after, before)
 		}
@@ -159,11 +140,6 @@ func badInputStored(collection, field, want string) func(testing.TB, *tests.Test
 				collection, field, got, utf8.RuneCountInString(got), want, utf8.RuneCountInString(want))
 		}
 	}
-}
-
-// badInputHeaders are actor's headers with the given Content-Type.
-func badInputHeaders(actor, contentType string) map[string]string {
-	return usersHeaders(auth(actor), map[string]string{"Content-Type": contentType})
 }
 
 // badInputPart is one part of a hand-made multipart body.
@@ -246,7 +222,7 @@ func TestBadInputMalformedBodies(t *testing.T) {
 			Name:           "message: text/plain",
 			Method:         http.MethodPost,
 			URL:            badInputMessages,
-			Headers:        badInputHeaders(alice, "text/plain"),
+			Headers:        headersOf(alice, "text/plain"),
 			Body:           strings.NewReader("hi"),
 			ExpectedStatus: 400,
 		},
@@ -301,7 +277,7 @@ func TestBadInputMalformedBodies(t *testing.T) {
 			Name:    "multipart: the body's boundary is not the header's",
 			Method:  http.MethodPost,
 			URL:     badInputMessages,
-			Headers: badInputHeaders(alice, "multipart/form-data; boundary=XYZ"),
+			Headers: headersOf(alice, "multipart/form-data; boundary=XYZ"),
 			Body: strings.NewReader(badInputPart("ABC", "room", roomBike) +
 				badInputPart("ABC", "text", "hi") + "--ABC--\r\n"),
 			ExpectedStatus: 400,
@@ -310,7 +286,7 @@ func TestBadInputMalformedBodies(t *testing.T) {
 			Name:    "multipart: no boundary in the header",
 			Method:  http.MethodPost,
 			URL:     badInputMessages,
-			Headers: badInputHeaders(alice, "multipart/form-data"),
+			Headers: headersOf(alice, "multipart/form-data"),
 			Body: strings.NewReader(badInputPart("ABC", "room", roomBike) +
 				badInputPart("ABC", "text", "hi") + "--ABC--\r\n"),
 			ExpectedStatus: 400,
@@ -319,7 +295,7 @@ func TestBadInputMalformedBodies(t *testing.T) {
 			Name:    "multipart: no closing boundary",
 			Method:  http.MethodPost,
 			URL:     badInputMessages,
-			Headers: badInputHeaders(alice, "multipart/form-data; boundary=ABC"),
+			Headers: headersOf(alice, "multipart/form-data; boundary=ABC"),
 			Body: strings.NewReader(badInputPart("ABC", "room", roomBike) +
 				"--ABC\r\nContent-Disposition: form-data; name=\"text\"\r\n\r\nhi"),
 			ExpectedStatus: 400,
@@ -328,7 +304,7 @@ func TestBadInputMalformedBodies(t *testing.T) {
 			Name:           "multipart: a part with a broken header",
 			Method:         http.MethodPost,
 			URL:            badInputMessages,
-			Headers:        badInputHeaders(alice, "multipart/form-data; boundary=ABC"),
+			Headers:        headersOf(alice, "multipart/form-data; boundary=ABC"),
 			Body:           strings.NewReader("--ABC\r\nContent-Disposition form-data name=text\r\n\r\nhi\r\n--ABC--\r\n"),
 			ExpectedStatus: 400,
 		},
@@ -336,7 +312,7 @@ func TestBadInputMalformedBodies(t *testing.T) {
 			Name:           "multipart: no parts at all",
 			Method:         http.MethodPost,
 			URL:            badInputMessages,
-			Headers:        badInputHeaders(alice, "multipart/form-data; boundary=ABC"),
+			Headers:        headersOf(alice, "multipart/form-data; boundary=ABC"),
 			Body:           strings.NewReader("garbage"),
 			ExpectedStatus: 400,
 		},
@@ -344,7 +320,7 @@ func TestBadInputMalformedBodies(t *testing.T) {
 			Name:           "multipart: empty",
 			Method:         http.MethodPost,
 			URL:            badInputPosts,
-			Headers:        badInputHeaders(alice, "multipart/form-data; boundary=ABC"),
+			Headers:        headersOf(alice, "multipart/form-data; boundary=ABC"),
 			Body:           strings.NewReader(""),
 			ExpectedStatus: 400,
 		},
@@ -360,7 +336,7 @@ func TestBadInputMalformedBodies(t *testing.T) {
 // field, not silently made into something else: price "abc" is not 0, and
 // a name sent as an object does not empty the name.
 func TestBadInputWrongTypes(t *testing.T) {
-	form, formHeaders := postsMultipart(t, alice, map[string]string{"title": "Bike", "price": "abc"})
+	form, formHeaders := multipartForm(t, alice, map[string]string{"title": "Bike", "price": "abc"})
 	scenarios := []tests.ApiScenario{
 		{
 			Name:            `post: price "abc"`,
@@ -625,10 +601,10 @@ func TestBadInputOversizedBodies(t *testing.T) {
 // is stored, not even with the bad bytes replaced.
 func TestBadInputInvalidUTF8(t *testing.T) {
 	const bad = "caf\xe9 \xff\xfe"
-	messageForm, messageHeaders := postsMultipart(t, alice, map[string]string{"room": roomBike, "text": bad})
-	titleForm, titleHeaders := postsMultipart(t, alice, map[string]string{"title": bad})
-	bodyForm, bodyHeaders := postsMultipart(t, alice, map[string]string{"title": "Bike", "body": bad})
-	nameForm, nameHeaders := postsMultipart(t, carol, map[string]string{"name": bad})
+	messageForm, messageHeaders := multipartForm(t, alice, map[string]string{"room": roomBike, "text": bad})
+	titleForm, titleHeaders := multipartForm(t, alice, map[string]string{"title": bad})
+	bodyForm, bodyHeaders := multipartForm(t, alice, map[string]string{"title": "Bike", "body": bad})
+	nameForm, nameHeaders := multipartForm(t, carol, map[string]string{"name": bad})
 	scenarios := []tests.ApiScenario{
 		{
 			Name:            "message (JSON): invalid UTF-8 text",
@@ -705,7 +681,7 @@ func TestBadInputInvalidUTF8(t *testing.T) {
 			Name:            "post (urlencoded form): invalid UTF-8 title",
 			Method:          http.MethodPost,
 			URL:             badInputPosts,
-			Headers:         badInputHeaders(alice, "application/x-www-form-urlencoded"),
+			Headers:         headersOf(alice, "application/x-www-form-urlencoded"),
 			Body:            strings.NewReader("title=caf%E9+%FF%FE&price=5"),
 			ExpectedStatus:  400,
 			ExpectedContent: badInputNaming(400, "title", ""),
@@ -724,14 +700,14 @@ func TestBadInputInvalidUTF8(t *testing.T) {
 func TestBadInputNames(t *testing.T) {
 	const dirty = " \u202eCa\u0000rol\u202c\t\n  \u2066X\u2069\u200f\u0007 "
 	const clean = "Carol X"
-	form, formHeaders := postsMultipart(t, carol, map[string]string{"name": dirty})
+	form, formHeaders := multipartForm(t, carol, map[string]string{"name": dirty})
 	scenarios := []tests.ApiScenario{
 		{
 			Name:            "name change with control and bidi characters",
 			Method:          http.MethodPatch,
 			URL:             badInputCarol,
 			Headers:         auth(carol),
-			Body:            postsJSON(t, map[string]any{"name": dirty}),
+			Body:            jsonBody(t, map[string]any{"name": dirty}),
 			ExpectedStatus:  200,
 			ExpectedContent: []string{`"name":"` + clean + `"`},
 			AfterTestFunc:   badInputStored("users", "name", clean),
@@ -750,7 +726,7 @@ func TestBadInputNames(t *testing.T) {
 			Name:            "sign-up with control and bidi characters",
 			Method:          http.MethodPost,
 			URL:             badInputUsers,
-			Body:            postsJSON(t, map[string]any{"email": "new@example.com", "password": password, "passwordConfirm": password, "name": dirty}),
+			Body:            jsonBody(t, map[string]any{"email": "new@example.com", "password": password, "passwordConfirm": password, "name": dirty}),
 			ExpectedStatus:  200,
 			ExpectedContent: []string{`"name":"` + clean + `"`},
 			AfterTestFunc:   badInputStored("users", "name", clean),
@@ -760,7 +736,7 @@ func TestBadInputNames(t *testing.T) {
 			Method:          http.MethodPatch,
 			URL:             badInputCarol,
 			Headers:         auth(carol),
-			Body:            postsJSON(t, map[string]any{"name": "\u202e\u0000\u2066\u200f\t"}),
+			Body:            jsonBody(t, map[string]any{"name": "\u202e\u0000\u2066\u200f\t"}),
 			ExpectedStatus:  200,
 			ExpectedContent: []string{`"name":""`},
 			AfterTestFunc:   badInputStored("users", "name", ""),
@@ -770,7 +746,7 @@ func TestBadInputNames(t *testing.T) {
 			Method:          http.MethodPatch,
 			URL:             badInputCarol,
 			Headers:         auth(carol),
-			Body:            postsJSON(t, map[string]any{"name": "Carol" + strings.Repeat("\u200f", 60)}),
+			Body:            jsonBody(t, map[string]any{"name": "Carol" + strings.Repeat("\u200f", 60)}),
 			ExpectedStatus:  200,
 			ExpectedContent: []string{`"name":"Carol"`},
 			AfterTestFunc:   badInputStored("users", "name", "Carol"),
@@ -780,7 +756,7 @@ func TestBadInputNames(t *testing.T) {
 			Method:          http.MethodPatch,
 			URL:             badInputCarol,
 			Headers:         auth(carol),
-			Body:            postsJSON(t, map[string]any{"name": strings.Repeat("e\u0301", 50)}),
+			Body:            jsonBody(t, map[string]any{"name": strings.Repeat("e\u0301", 50)}),
 			ExpectedStatus:  200,
 			ExpectedContent: []string{`"name":"` + strings.Repeat("é", 50) + `"`},
 			AfterTestFunc:   badInputStored("users", "name", strings.Repeat("é", 50)),
@@ -790,7 +766,7 @@ func TestBadInputNames(t *testing.T) {
 			Method:          http.MethodPost,
 			URL:             badInputMessages,
 			Headers:         auth(alice),
-			Body:            postsJSON(t, map[string]any{"room": roomBike, "text": "a\u0000b\u202ec\u0007"}),
+			Body:            jsonBody(t, map[string]any{"room": roomBike, "text": "a\u0000b\u202ec\u0007"}),
 			ExpectedStatus:  200,
 			ExpectedContent: []string{`"room":"` + roomBike + `"`},
 			AfterTestFunc:   badInputStored("messages", "text", "a\u0000b\u202ec\u0007"),
@@ -810,15 +786,15 @@ func TestBadInputLongStrings(t *testing.T) {
 	tooLong := func(field string) []string {
 		return badInputNaming(400, field, "validation_max_text_constraint")
 	}
-	messageForm, messageType := messagesMultipart(t, map[string]string{"room": roomBike, "text": emoji(10000)}, 1)
-	postForm, postHeaders := postsMultipart(t, alice, map[string]string{"title": emoji(10000)}, postsImages(t, "images", 2)...)
+	messageForm, messageHeaders := multipartForm(t, alice, map[string]string{"room": roomBike, "text": emoji(10000)}, pngUploads(t, "attachments", 1)...)
+	postForm, postHeaders := multipartForm(t, alice, map[string]string{"title": emoji(10000)}, pngUploads(t, "images", 2)...)
 	refused := []tests.ApiScenario{
 		{
 			Name:            "message: 10,000 emoji",
 			Method:          http.MethodPost,
 			URL:             badInputMessages,
 			Headers:         auth(alice),
-			Body:            postsJSON(t, map[string]any{"room": roomBike, "text": emoji(10000)}),
+			Body:            jsonBody(t, map[string]any{"room": roomBike, "text": emoji(10000)}),
 			ExpectedStatus:  400,
 			ExpectedContent: tooLong("text"),
 		},
@@ -827,7 +803,7 @@ func TestBadInputLongStrings(t *testing.T) {
 			Method:          http.MethodPost,
 			URL:             badInputMessages,
 			Headers:         auth(alice),
-			Body:            postsJSON(t, map[string]any{"room": roomBike, "text": emoji(2001)}),
+			Body:            jsonBody(t, map[string]any{"room": roomBike, "text": emoji(2001)}),
 			ExpectedStatus:  400,
 			ExpectedContent: tooLong("text"),
 		},
@@ -835,7 +811,7 @@ func TestBadInputLongStrings(t *testing.T) {
 			Name:            "message (multipart) with a photo: 10,000 emoji, the photo not kept",
 			Method:          http.MethodPost,
 			URL:             badInputMessages,
-			Headers:         messagesHeaders(alice, messageType),
+			Headers:         messageHeaders,
 			Body:            messageForm,
 			ExpectedStatus:  400,
 			ExpectedContent: tooLong("text"),
@@ -845,7 +821,7 @@ func TestBadInputLongStrings(t *testing.T) {
 			Method:          http.MethodPost,
 			URL:             badInputPosts,
 			Headers:         auth(alice),
-			Body:            postsJSON(t, map[string]any{"title": emoji(10000)}),
+			Body:            jsonBody(t, map[string]any{"title": emoji(10000)}),
 			ExpectedStatus:  400,
 			ExpectedContent: tooLong("title"),
 		},
@@ -854,7 +830,7 @@ func TestBadInputLongStrings(t *testing.T) {
 			Method:          http.MethodPost,
 			URL:             badInputPosts,
 			Headers:         auth(alice),
-			Body:            postsJSON(t, map[string]any{"title": emoji(101)}),
+			Body:            jsonBody(t, map[string]any{"title": emoji(101)}),
 			ExpectedStatus:  400,
 			ExpectedContent: tooLong("title"),
 		},
@@ -872,7 +848,7 @@ func TestBadInputLongStrings(t *testing.T) {
 			Method:          http.MethodPost,
 			URL:             badInputPosts,
 			Headers:         auth(alice),
-			Body:            postsJSON(t, map[string]any{"title": "Bike", "body": emoji(10000)}),
+			Body:            jsonBody(t, map[string]any{"title": "Bike", "body": emoji(10000)}),
 			ExpectedStatus:  400,
 			ExpectedContent: tooLong("body"),
 		},
@@ -881,7 +857,7 @@ func TestBadInputLongStrings(t *testing.T) {
 			Method:          http.MethodPatch,
 			URL:             badInputPosts + "/" + postBike,
 			Headers:         auth(alice),
-			Body:            postsJSON(t, map[string]any{"title": emoji(10000)}),
+			Body:            jsonBody(t, map[string]any{"title": emoji(10000)}),
 			ExpectedStatus:  400,
 			ExpectedContent: tooLong("title"),
 		},
@@ -890,7 +866,7 @@ func TestBadInputLongStrings(t *testing.T) {
 			Method:          http.MethodPatch,
 			URL:             badInputCarol,
 			Headers:         auth(carol),
-			Body:            postsJSON(t, map[string]any{"name": emoji(10000)}),
+			Body:            jsonBody(t, map[string]any{"name": emoji(10000)}),
 			ExpectedStatus:  400,
 			ExpectedContent: tooLong("name"),
 		},
@@ -899,7 +875,7 @@ func TestBadInputLongStrings(t *testing.T) {
 			Method:          http.MethodPatch,
 			URL:             badInputCarol,
 			Headers:         auth(carol),
-			Body:            postsJSON(t, map[string]any{"name": emoji(51)}),
+			Body:            jsonBody(t, map[string]any{"name": emoji(51)}),
 			ExpectedStatus:  400,
 			ExpectedContent: tooLong("name"),
 		},
@@ -907,7 +883,7 @@ func TestBadInputLongStrings(t *testing.T) {
 			Name:            "sign-up: a 10,000-emoji name",
 			Method:          http.MethodPost,
 			URL:             badInputUsers,
-			Body:            postsJSON(t, map[string]any{"email": "new@example.com", "password": password, "passwordConfirm": password, "name": emoji(10000)}),
+			Body:            jsonBody(t, map[string]any{"email": "new@example.com", "password": password, "passwordConfirm": password, "name": emoji(10000)}),
 			ExpectedStatus:  400,
 			ExpectedContent: tooLong("name"),
 		},
@@ -923,7 +899,7 @@ func TestBadInputLongStrings(t *testing.T) {
 			Method:          http.MethodPost,
 			URL:             badInputMessages,
 			Headers:         auth(alice),
-			Body:            postsJSON(t, map[string]any{"room": roomBike, "text": emoji(2000)}),
+			Body:            jsonBody(t, map[string]any{"room": roomBike, "text": emoji(2000)}),
 			ExpectedStatus:  200,
 			ExpectedContent: []string{`"room":"` + roomBike + `"`},
 			AfterTestFunc: func(tb testing.TB, app *tests.TestApp, res *http.Response) {
@@ -942,7 +918,7 @@ func TestBadInputLongStrings(t *testing.T) {
 			Method:          http.MethodPost,
 			URL:             badInputPosts,
 			Headers:         auth(alice),
-			Body:            postsJSON(t, map[string]any{"title": emoji(100)}),
+			Body:            jsonBody(t, map[string]any{"title": emoji(100)}),
 			ExpectedStatus:  200,
 			ExpectedContent: []string{`"title":"` + emoji(100) + `"`},
 			AfterTestFunc:   badInputStored("posts", "title", emoji(100)),
@@ -952,7 +928,7 @@ func TestBadInputLongStrings(t *testing.T) {
 			Method:          http.MethodPatch,
 			URL:             badInputCarol,
 			Headers:         auth(carol),
-			Body:            postsJSON(t, map[string]any{"name": emoji(50)}),
+			Body:            jsonBody(t, map[string]any{"name": emoji(50)}),
 			ExpectedStatus:  200,
 			ExpectedContent: []string{`"name":"` + emoji(50) + `"`},
 			AfterTestFunc:   badInputStored("users", "name", emoji(50)),

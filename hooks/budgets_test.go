@@ -16,7 +16,6 @@ import (
 	"image/color"
 	"image/gif"
 	"image/jpeg"
-	"io"
 	"net/http"
 	"net/http/httptest"
 	"runtime"
@@ -124,13 +123,8 @@ func budgetsWebP(w, h int) []byte {
 // the header check read only its start).
 func budgetsSized(tb testing.TB, size int) []byte {
 	tb.Helper()
-	img := postsPNG(tb)
+	img := tinyPNG(tb)
 	return append(img, make([]byte, size-len(img))...)
-}
-
-// budgetsFile is content uploaded as name in field.
-func budgetsFile(field, name string, content []byte) postsUpload {
-	return postsUpload{field: field, filename: name, content: content}
 }
 
 // budgetsRefused is badInputRefused (PocketBase's error JSON, nothing
@@ -140,31 +134,21 @@ func budgetsRefused(s tests.ApiScenario) tests.ApiScenario {
 	prepare := s.BeforeTestFunc
 	s = badInputRefused(s)
 	checkBefore, checkAfter := s.BeforeTestFunc, s.AfterTestFunc
-	var uploads int64
+	var uploads int
 	s.BeforeTestFunc = func(tb testing.TB, app *tests.TestApp, e *core.ServeEvent) {
 		if prepare != nil {
 			prepare(tb, app, e)
 		}
 		checkBefore(tb, app, e)
-		uploads = budgetsUploadRows(tb, app)
+		uploads = countRecords(tb, app, "uploads")
 	}
 	s.AfterTestFunc = func(tb testing.TB, app *tests.TestApp, res *http.Response) {
 		checkAfter(tb, app, res)
-		if got := budgetsUploadRows(tb, app); got != uploads {
+		if got := countRecords(tb, app, "uploads"); got != uploads {
 			tb.Errorf("uploads rows after the refusal = %d; want %d", got, uploads)
 		}
 	}
 	return s
-}
-
-// budgetsUploadRows counts the rows of the uploads collection.
-func budgetsUploadRows(tb testing.TB, app core.App) int64 {
-	tb.Helper()
-	n, err := app.CountRecords("uploads")
-	if err != nil {
-		tb.Fatalf("CountRecords(%q) error = %v", "uploads", err)
-	}
-	return n
 }
 
 // budgetsSetUploadMB sets the admin's upload_mb_per_day as the dashboard
@@ -232,9 +216,7 @@ func budgetsCheckUploaded(userID string, size int) func(testing.TB, *tests.TestA
 // for (a superuser's): no uploads row.
 func budgetsCheckNotCharged(tb testing.TB, app *tests.TestApp, _ *http.Response) {
 	tb.Helper()
-	if n := budgetsUploadRows(tb, app); n != 0 {
-		tb.Errorf("uploads rows = %d; want 0", n)
-	}
+	checkCount(tb, app, "uploads", 0)
 }
 
 // TestBudgetsImagePixels: an image whose header says more than 40
@@ -253,73 +235,73 @@ func TestBudgetsImagePixels(t *testing.T) {
 	type row struct {
 		name, actor, method, url string
 		fields                   map[string]string
-		files                    []postsUpload
+		files                    []upload
 		want                     []string
 	}
 	refused := []row{
 		{
 			name: "bob creates a post with an 8000×6000 PNG", actor: bob, method: http.MethodPost, url: budgetsPostsURL,
-			fields: newPost, files: []postsUpload{budgetsFile("images", "huge.png", huge)}, want: tooLarge("images"),
+			fields: newPost, files: []upload{{"images", "huge.png", huge}}, want: tooLarge("images"),
 		},
 		{
 			name: "bob creates a post with an 8000×5001 PNG", actor: bob, method: http.MethodPost, url: budgetsPostsURL,
-			fields: newPost, files: []postsUpload{budgetsFile("images", "over.png", budgetsPNG(t, 8000, 5001))}, want: tooLarge("images"),
+			fields: newPost, files: []upload{{"images", "over.png", budgetsPNG(t, 8000, 5001)}}, want: tooLarge("images"),
 		},
 		{
 			name: "bob creates a post with a small PNG and an 8000×6000 one", actor: bob, method: http.MethodPost, url: budgetsPostsURL,
-			fields: newPost, files: []postsUpload{budgetsFile("images", "small.png", postsPNG(t)), budgetsFile("images", "huge.png", huge)},
+			fields: newPost, files: []upload{{"images", "small.png", tinyPNG(t)}, {"images", "huge.png", huge}},
 			want: tooLarge("images"),
 		},
 		{
 			name: "bob creates a post with an 8000×6000 JPEG", actor: bob, method: http.MethodPost, url: budgetsPostsURL,
-			fields: newPost, files: []postsUpload{budgetsFile("images", "huge.jpg", budgetsJPEG(t, 8000, 6000))}, want: tooLarge("images"),
+			fields: newPost, files: []upload{{"images", "huge.jpg", budgetsJPEG(t, 8000, 6000)}}, want: tooLarge("images"),
 		},
 		{
 			name: "bob creates a post with an 8000×6000 GIF", actor: bob, method: http.MethodPost, url: budgetsPostsURL,
-			fields: newPost, files: []postsUpload{budgetsFile("images", "huge.gif", budgetsGIF(t, 8000, 6000))}, want: tooLarge("images"),
+			fields: newPost, files: []upload{{"images", "huge.gif", budgetsGIF(t, 8000, 6000)}}, want: tooLarge("images"),
 		},
 		{
 			name: "bob creates a post with an 8000×6000 WebP", actor: bob, method: http.MethodPost, url: budgetsPostsURL,
-			fields: newPost, files: []postsUpload{budgetsFile("images", "huge.webp", budgetsWebP(8000, 6000))}, want: tooLarge("images"),
+			fields: newPost, files: []upload{{"images", "huge.webp", budgetsWebP(8000, 6000)}}, want: tooLarge("images"),
 		},
 		{
 			name: "bob creates a post with a PNG whose header is broken", actor: bob, method: http.MethodPost, url: budgetsPostsURL,
-			fields: newPost, files: []postsUpload{budgetsFile("images", "broken.png", []byte("\x89PNG\r\n\x1a\nnot a chunk at all"))},
+			fields: newPost, files: []upload{{"images", "broken.png", []byte("\x89PNG\r\n\x1a\nnot a chunk at all")}},
 			want: badInputNaming(http.StatusBadRequest, "images", "validation_image_unreadable"),
 		},
 		{
 			name: "alice adds an 8000×6000 PNG to her bike", actor: alice, method: http.MethodPatch, url: budgetsPostsURL + "/" + postBike,
-			files: []postsUpload{budgetsFile("images", "huge.png", huge)}, want: tooLarge("images"),
+			files: []upload{{"images", "huge.png", huge}}, want: tooLarge("images"),
 		},
 		{
 			name: "superuser creates a post for carol with an 8000×6000 PNG", actor: "superuser", method: http.MethodPost, url: budgetsPostsURL,
-			fields: map[string]string{"title": "Poster", "author": carol}, files: []postsUpload{budgetsFile("images", "huge.png", huge)},
+			fields: map[string]string{"title": "Poster", "author": carol}, files: []upload{{"images", "huge.png", huge}},
 			want: tooLarge("images"),
 		},
 		{
 			name: "alice sets an 8000×6000 avatar", actor: alice, method: http.MethodPatch, url: budgetsUsersURL + "/" + alice,
-			files: []postsUpload{budgetsFile("avatar", "huge.png", huge)}, want: tooLarge("avatar"),
+			files: []upload{{"avatar", "huge.png", huge}}, want: tooLarge("avatar"),
 		},
 		{
 			name: "superuser sets alice's avatar to an 8000×6000 PNG", actor: "superuser", method: http.MethodPatch, url: budgetsUsersURL + "/" + alice,
-			files: []postsUpload{budgetsFile("avatar", "huge.png", huge)}, want: tooLarge("avatar"),
+			files: []upload{{"avatar", "huge.png", huge}}, want: tooLarge("avatar"),
 		},
 		{
 			name: "guest signs up with an 8000×6000 avatar", actor: "", method: http.MethodPost, url: budgetsUsersURL,
-			fields: signUp, files: []postsUpload{budgetsFile("avatar", "huge.png", huge)}, want: tooLarge("avatar"),
+			fields: signUp, files: []upload{{"avatar", "huge.png", huge}}, want: tooLarge("avatar"),
 		},
 		{
 			name: "bob sends an 8000×6000 attachment", actor: bob, method: http.MethodPost, url: budgetsMessagesURL,
-			fields: bobsMessage, files: []postsUpload{budgetsFile("attachments", "huge.png", huge)}, want: tooLarge("attachments"),
+			fields: bobsMessage, files: []upload{{"attachments", "huge.png", huge}}, want: tooLarge("attachments"),
 		},
 		{
 			name: "superuser sends an 8000×6000 attachment as bob", actor: "superuser", method: http.MethodPost, url: budgetsMessagesURL,
-			fields: map[string]string{"room": roomBike, "sender": bob, "text": "look"}, files: []postsUpload{budgetsFile("attachments", "huge.png", huge)},
+			fields: map[string]string{"room": roomBike, "sender": bob, "text": "look"}, files: []upload{{"attachments", "huge.png", huge}},
 			want: tooLarge("attachments"),
 		},
 	}
 	for _, r := range refused {
-		body, headers := postsMultipart(t, r.actor, r.fields, r.files...)
+		body, headers := multipartForm(t, r.actor, r.fields, r.files...)
 		s := budgetsRefused(tests.ApiScenario{
 			Name: r.name, Method: r.method, URL: r.url, Body: body, Headers: headers,
 			ExpectedStatus: http.StatusBadRequest, ExpectedContent: r.want,
@@ -330,29 +312,29 @@ func TestBudgetsImagePixels(t *testing.T) {
 	accepted := []row{
 		{
 			name: "bob creates a post with an 8000×5000 PNG (40 megapixels)", actor: bob, method: http.MethodPost, url: budgetsPostsURL,
-			fields: newPost, files: []postsUpload{budgetsFile("images", "limit.png", budgetsPNG(t, 8000, 5000))}, want: []string{`"images":["limit_`},
+			fields: newPost, files: []upload{{"images", "limit.png", budgetsPNG(t, 8000, 5000)}}, want: []string{`"images":["limit_`},
 		},
 		{
 			name: "bob creates a post with a small PNG, JPEG, GIF and WebP", actor: bob, method: http.MethodPost, url: budgetsPostsURL,
-			fields: newPost, files: []postsUpload{
-				budgetsFile("images", "small.png", budgetsPNG(t, 640, 480)),
-				budgetsFile("images", "small.jpg", budgetsJPEG(t, 8, 8)),
-				budgetsFile("images", "small.gif", budgetsGIF(t, 1, 1)),
-				budgetsFile("images", "small.webp", budgetsWebP(1000, 1000)),
+			fields: newPost, files: []upload{
+				upload{"images", "small.png", budgetsPNG(t, 640, 480)},
+				upload{"images", "small.jpg", budgetsJPEG(t, 8, 8)},
+				upload{"images", "small.gif", budgetsGIF(t, 1, 1)},
+				upload{"images", "small.webp", budgetsWebP(1000, 1000)},
 			},
 			want: []string{`"images":["small_`},
 		},
 		{
 			name: "alice sets a 1000×1000 avatar", actor: alice, method: http.MethodPatch, url: budgetsUsersURL + "/" + alice,
-			files: []postsUpload{budgetsFile("avatar", "portrait.png", budgetsPNG(t, 1000, 1000))}, want: []string{`"avatar":"portrait_`},
+			files: []upload{{"avatar", "portrait.png", budgetsPNG(t, 1000, 1000)}}, want: []string{`"avatar":"portrait_`},
 		},
 		{
 			name: "bob sends a small attachment", actor: bob, method: http.MethodPost, url: budgetsMessagesURL,
-			fields: bobsMessage, files: []postsUpload{budgetsFile("attachments", "small.png", postsPNG(t))}, want: []string{`"attachments":["small_`},
+			fields: bobsMessage, files: []upload{{"attachments", "small.png", tinyPNG(t)}}, want: []string{`"attachments":["small_`},
 		},
 	}
 	for _, r := range accepted {
-		body, headers := postsMultipart(t, r.actor, r.fields, r.files...)
+		body, headers := multipartForm(t, r.actor, r.fields, r.files...)
 		s := tests.ApiScenario{
 			Name: r.name, Method: r.method, URL: r.url, Body: body, Headers: headers,
 			ExpectedStatus: http.StatusOK, ExpectedContent: r.want, TestAppFactory: newTestApp,
@@ -366,7 +348,7 @@ func TestBudgetsImagePixels(t *testing.T) {
 // decoding it would (400 MB at one byte a pixel).
 func TestBudgetsImagePixelsReadsOnlyTheHeader(t *testing.T) {
 	bomb := budgetsPNG(t, 20000, 20000)
-	body, headers := postsMultipart(t, bob, map[string]string{"title": "Bomb"}, budgetsFile("images", "bomb.png", bomb))
+	body, headers := multipartForm(t, bob, map[string]string{"title": "Bomb"}, upload{"images", "bomb.png", bomb})
 	app := newTestApp(t)
 	h := appHandler(t, app)
 	req := httptest.NewRequest(http.MethodPost, budgetsPostsURL, body)
@@ -414,7 +396,7 @@ func TestBudgetsUploads(t *testing.T) {
 	type row struct {
 		name, actor, method, url string
 		fields                   map[string]string
-		files                    []postsUpload
+		files                    []upload
 		before                   func(testing.TB, *tests.TestApp, *core.ServeEvent)
 		want                     []string
 		after                    func(testing.TB, *tests.TestApp, *http.Response)
@@ -422,30 +404,30 @@ func TestBudgetsUploads(t *testing.T) {
 	refused := []row{
 		{
 			name: "bob, 900 KB used today, creates a post with a 200 KB image", actor: bob, method: http.MethodPost, url: budgetsPostsURL,
-			fields: newPost, files: []postsUpload{budgetsFile("images", "photo.png", photo)},
+			fields: newPost, files: []upload{{"images", "photo.png", photo}},
 			before: spent(bob, 900*budgetsKB, time.Hour), want: overBudget("images"),
 		},
 		{
 			name: "alice, 900 KB used today, adds a 200 KB image to her bike", actor: alice, method: http.MethodPatch, url: budgetsPostsURL + "/" + postBike,
-			files:  []postsUpload{budgetsFile("images", "photo.png", photo)},
+			files:  []upload{{"images", "photo.png", photo}},
 			before: spent(alice, 900*budgetsKB, time.Hour), want: overBudget("images"),
 		},
 		{
 			name: "bob, 900 KB used today, sets a 200 KB avatar", actor: bob, method: http.MethodPatch, url: budgetsUsersURL + "/" + bob,
-			files:  []postsUpload{budgetsFile("avatar", "me.png", photo)},
+			files:  []upload{{"avatar", "me.png", photo}},
 			before: spent(bob, 900*budgetsKB, time.Hour), want: overBudget("avatar"),
 		},
 		{
 			name: "bob, 900 KB used today, sends a 200 KB attachment", actor: bob, method: http.MethodPost, url: budgetsMessagesURL,
-			fields: map[string]string{"room": roomBike}, files: []postsUpload{budgetsFile("attachments", "photo.png", photo)},
+			fields: map[string]string{"room": roomBike}, files: []upload{{"attachments", "photo.png", photo}},
 			before: spent(bob, 900*budgetsKB, time.Hour), want: overBudget("attachments"),
 		},
 		{
 			name: "bob, nothing used, creates a post with five 220 KB images (1,100 KB)", actor: bob, method: http.MethodPost, url: budgetsPostsURL,
-			fields: newPost, files: func() []postsUpload {
-				files := make([]postsUpload, 5)
+			fields: newPost, files: func() []upload {
+				files := make([]upload, 5)
 				for i := range files {
-					files[i] = budgetsFile("images", "photo.png", budgetsSized(t, 220*budgetsKB))
+					files[i] = upload{"images", "photo.png", budgetsSized(t, 220*budgetsKB)}
 				}
 				return files
 			}(),
@@ -453,7 +435,7 @@ func TestBudgetsUploads(t *testing.T) {
 		},
 		{
 			name: "bob, with the seeded 100 MB budget and 99.9 MB used today, creates a post with a 200 KB image", actor: bob, method: http.MethodPost, url: budgetsPostsURL,
-			fields: newPost, files: []postsUpload{budgetsFile("images", "photo.png", photo)},
+			fields: newPost, files: []upload{{"images", "photo.png", photo}},
 			before: func(tb testing.TB, app *tests.TestApp, _ *core.ServeEvent) {
 				budgetsSeedUpload(tb, app, bob, hooks.DefaultUploadMBPerDay*budgetsMB-100*budgetsKB, time.Hour)
 			},
@@ -461,7 +443,7 @@ func TestBudgetsUploads(t *testing.T) {
 		},
 	}
 	for _, r := range refused {
-		body, headers := postsMultipart(t, r.actor, r.fields, r.files...)
+		body, headers := multipartForm(t, r.actor, r.fields, r.files...)
 		s := budgetsRefused(tests.ApiScenario{
 			Name: r.name, Method: r.method, URL: r.url, Body: body, Headers: headers, BeforeTestFunc: r.before,
 			ExpectedStatus: http.StatusTooManyRequests, ExpectedContent: r.want,
@@ -472,17 +454,17 @@ func TestBudgetsUploads(t *testing.T) {
 	accepted := []row{
 		{
 			name: "carol, while bob has used 900 KB, creates a post with a 200 KB image", actor: carol, method: http.MethodPost, url: budgetsPostsURL,
-			fields: newPost, files: []postsUpload{budgetsFile("images", "photo.png", photo)},
+			fields: newPost, files: []upload{{"images", "photo.png", photo}},
 			before: spent(bob, 900*budgetsKB, time.Hour), after: budgetsCheckUploaded(carol, size),
 		},
 		{
 			name: "bob, whose 900 KB were uploaded 25 hours ago, creates a post with a 200 KB image", actor: bob, method: http.MethodPost, url: budgetsPostsURL,
-			fields: newPost, files: []postsUpload{budgetsFile("images", "photo.png", photo)},
+			fields: newPost, files: []upload{{"images", "photo.png", photo}},
 			before: spent(bob, 900*budgetsKB, 25*time.Hour), after: budgetsCheckUploaded(bob, size),
 		},
 		{
 			name: "bob, 824 KB used today, creates a post with a 200 KB image (exactly 1 MB)", actor: bob, method: http.MethodPost, url: budgetsPostsURL,
-			fields: newPost, files: []postsUpload{budgetsFile("images", "photo.png", photo)},
+			fields: newPost, files: []upload{{"images", "photo.png", photo}},
 			before: spent(bob, budgetsMB-size, time.Hour), after: budgetsCheckUploaded(bob, size),
 		},
 		{
@@ -492,7 +474,7 @@ func TestBudgetsUploads(t *testing.T) {
 		},
 		{
 			name: "bob, with the seeded 100 MB budget and 99 MB used today, creates a post with a 200 KB image", actor: bob, method: http.MethodPost, url: budgetsPostsURL,
-			fields: newPost, files: []postsUpload{budgetsFile("images", "photo.png", photo)},
+			fields: newPost, files: []upload{{"images", "photo.png", photo}},
 			before: func(tb testing.TB, app *tests.TestApp, _ *core.ServeEvent) {
 				budgetsSeedUpload(tb, app, bob, (hooks.DefaultUploadMBPerDay-1)*budgetsMB, time.Hour)
 			},
@@ -500,28 +482,28 @@ func TestBudgetsUploads(t *testing.T) {
 		},
 		{
 			name: "bob sends a 200 KB attachment", actor: bob, method: http.MethodPost, url: budgetsMessagesURL,
-			fields: map[string]string{"room": roomBike}, files: []postsUpload{budgetsFile("attachments", "photo.png", photo)},
+			fields: map[string]string{"room": roomBike}, files: []upload{{"attachments", "photo.png", photo}},
 			before: oneMB, after: budgetsCheckUploaded(bob, size),
 		},
 		{
 			name: "dave sets a 200 KB avatar", actor: dave, method: http.MethodPatch, url: budgetsUsersURL + "/" + dave,
-			files:  []postsUpload{budgetsFile("avatar", "me.png", photo)},
+			files:  []upload{{"avatar", "me.png", photo}},
 			before: oneMB, after: budgetsCheckUploaded(dave, size),
 		},
 		{
 			name: "guest signs up with a 200 KB avatar", actor: "", method: http.MethodPost, url: budgetsUsersURL,
 			fields: map[string]string{"email": "new@example.com", "password": password, "passwordConfirm": password},
-			files:  []postsUpload{budgetsFile("avatar", "me.png", photo)},
+			files:  []upload{{"avatar", "me.png", photo}},
 			before: oneMB, after: budgetsCheckUploaded("", size),
 		},
 		{
 			name: "superuser, while bob has used 1 MB, creates a post for bob with a 200 KB image", actor: "superuser", method: http.MethodPost, url: budgetsPostsURL,
-			fields: map[string]string{"title": "Photo post", "author": bob}, files: []postsUpload{budgetsFile("images", "photo.png", photo)},
+			fields: map[string]string{"title": "Photo post", "author": bob}, files: []upload{{"images", "photo.png", photo}},
 			before: oneMB, after: budgetsCheckNotCharged,
 		},
 	}
 	for _, r := range accepted {
-		body, headers := postsMultipart(t, r.actor, r.fields, r.files...)
+		body, headers := multipartForm(t, r.actor, r.fields, r.files...)
 		s := tests.ApiScenario{
 			Name: r.name, Method: r.method, URL: r.url, Body: body, Headers: headers, BeforeTestFunc: r.before,
 			ExpectedStatus: http.StatusOK, ExpectedContent: []string{`"id":"`}, AfterTestFunc: r.after,
@@ -529,18 +511,6 @@ func TestBudgetsUploads(t *testing.T) {
 		}
 		s.Test(t)
 	}
-}
-
-// budgetsForm returns postsMultipart's body as bytes, to send more than
-// once (sendRequest).
-func budgetsForm(tb testing.TB, actor string, fields map[string]string, files ...postsUpload) ([]byte, map[string]string) {
-	tb.Helper()
-	body, headers := postsMultipart(tb, actor, fields, files...)
-	b, err := io.ReadAll(body)
-	if err != nil {
-		tb.Fatalf("read the form: %v", err)
-	}
-	return b, headers
 }
 
 // TestBudgetsUploadsAddUp: a post image, an avatar and an attachment draw
@@ -555,16 +525,16 @@ func TestBudgetsUploadsAddUp(t *testing.T) {
 	steps := []struct {
 		name, method, url string
 		fields            map[string]string
-		file              postsUpload
+		file              upload
 		want              int
 	}{
-		{"a post with a 512 KB image", http.MethodPost, budgetsPostsURL, map[string]string{"title": "Half"}, budgetsFile("images", "half.png", half), http.StatusOK},
-		{"a 512 KB avatar (1 MB in all)", http.MethodPatch, budgetsUsersURL + "/" + bob, nil, budgetsFile("avatar", "half.png", half), http.StatusOK},
-		{"a 1×1 attachment", http.MethodPost, budgetsMessagesURL, map[string]string{"room": roomBike}, budgetsFile("attachments", "tiny.png", postsPNG(t)), http.StatusTooManyRequests},
+		{"a post with a 512 KB image", http.MethodPost, budgetsPostsURL, map[string]string{"title": "Half"}, upload{"images", "half.png", half}, http.StatusOK},
+		{"a 512 KB avatar (1 MB in all)", http.MethodPatch, budgetsUsersURL + "/" + bob, nil, upload{"avatar", "half.png", half}, http.StatusOK},
+		{"a 1×1 attachment", http.MethodPost, budgetsMessagesURL, map[string]string{"room": roomBike}, upload{"attachments", "tiny.png", tinyPNG(t)}, http.StatusTooManyRequests},
 	}
 	for _, s := range steps {
-		body, headers := budgetsForm(t, bob, s.fields, s.file)
-		status, answer, err := sendRequest(srv, s.method, s.url, bytes.NewReader(body), headers)
+		body, headers := multipartForm(t, bob, s.fields, s.file)
+		status, answer, err := sendRequest(srv, s.method, s.url, bytes.NewReader(body.Bytes()), headers)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -572,9 +542,7 @@ func TestBudgetsUploadsAddUp(t *testing.T) {
 			t.Fatalf("bob sends %s = %d %s; want %d", s.name, status, answer, s.want)
 		}
 	}
-	if n := budgetsUploadRows(t, app); n != 2 {
-		t.Errorf("uploads rows = %d; want 2", n)
-	}
+	checkCount(t, app, "uploads", 2)
 
 	// A new process on the same data: the budget is still spent.
 	restarted, err := tests.NewTestApp(app.DataDir())
@@ -585,8 +553,8 @@ func TestBudgetsUploadsAddUp(t *testing.T) {
 	if err := hooks.Register(restarted, hooks.Config{}); err != nil {
 		t.Fatalf("hooks.Register() error = %v", err)
 	}
-	body, headers := budgetsForm(t, bob, map[string]string{"room": roomBike}, budgetsFile("attachments", "tiny.png", postsPNG(t)))
-	status, answer, err := sendRequest(serveTestApp(t, restarted), http.MethodPost, budgetsMessagesURL, bytes.NewReader(body), headers)
+	body, headers := multipartForm(t, bob, map[string]string{"room": roomBike}, upload{"attachments", "tiny.png", tinyPNG(t)})
+	status, answer, err := sendRequest(serveTestApp(t, restarted), http.MethodPost, budgetsMessagesURL, bytes.NewReader(body.Bytes()), headers)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -602,10 +570,10 @@ func TestBudgetsUploadsConcurrent(t *testing.T) {
 	app := newTestApp(t)
 	budgetsSetUploadMB(t, app, 1)
 	srv := serveTestApp(t, app)
-	body, headers := budgetsForm(t, bob, map[string]string{"title": "Race"}, budgetsFile("images", "photo.png", budgetsSized(t, size)))
+	body, headers := multipartForm(t, bob, map[string]string{"title": "Race"}, upload{"images", "photo.png", budgetsSized(t, size)})
 
 	statuses := budgetsConcurrently(t, sends, func() (int, []byte, error) {
-		return sendRequest(srv, http.MethodPost, budgetsPostsURL, bytes.NewReader(body), headers)
+		return sendRequest(srv, http.MethodPost, budgetsPostsURL, bytes.NewReader(body.Bytes()), headers)
 	})
 	fit := budgetsMB / size
 	want := map[int]int{http.StatusOK: fit, http.StatusTooManyRequests: sends - fit}
@@ -619,9 +587,7 @@ func TestBudgetsUploadsConcurrent(t *testing.T) {
 	if used != fit*size {
 		t.Errorf("bob's recorded uploads = %d bytes; want %d", used, fit*size)
 	}
-	if n, err := app.CountRecords("posts", dbx.HashExp{"author": bob}); err != nil || n != int64(fit) {
-		t.Errorf("bob's posts = %d (%v); want %d", n, err, fit)
-	}
+	checkCount(t, app, "posts", fit, dbx.HashExp{"author": bob})
 }
 
 // budgetsConcurrently runs send n times at once and counts the statuses.
@@ -680,7 +646,7 @@ func TestBudgetsPostsPerHour(t *testing.T) {
 	}
 	full := posted(hooks.MaxPostsPerWindow, 30*time.Minute)
 
-	withImage, imageHeaders := postsMultipart(t, bob, map[string]string{"title": "One more"}, budgetsFile("images", "photo.png", postsPNG(t)))
+	withImage, imageHeaders := multipartForm(t, bob, map[string]string{"title": "One more"}, upload{"images", "photo.png", tinyPNG(t)})
 	refused := []tests.ApiScenario{
 		{
 			Name: "bob, 20 posts in the last hour, creates one", Method: http.MethodPost, URL: budgetsPostsURL,
@@ -736,15 +702,13 @@ func TestBudgetsPostsConcurrent(t *testing.T) {
 	srv := serveTestApp(t, app)
 
 	statuses := budgetsConcurrently(t, sends, func() (int, []byte, error) {
-		return chatSend(srv, http.MethodPost, budgetsPostsURL, tokens[dave], `{"title":"Race"}`)
+		return sendJSON(srv, http.MethodPost, budgetsPostsURL, tokens[dave], `{"title":"Race"}`)
 	})
 	want := map[int]int{http.StatusOK: hooks.MaxPostsPerWindow, http.StatusTooManyRequests: sends - hooks.MaxPostsPerWindow}
 	if fmt.Sprint(statuses) != fmt.Sprint(want) {
 		t.Errorf("statuses of %d simultaneous creates = %v; want %v", sends, statuses, want)
 	}
-	if n, err := app.CountRecords("posts", dbx.HashExp{"author": dave}); err != nil || n != hooks.MaxPostsPerWindow {
-		t.Errorf("dave's posts = %d (%v); want %d", n, err, hooks.MaxPostsPerWindow)
-	}
+	checkCount(t, app, "posts", hooks.MaxPostsPerWindow, dbx.HashExp{"author": dave})
 }
 
 // TestBudgetsCollectionsAreForSuperusers: the budgets setting and the

@@ -3,15 +3,11 @@ package hooks_test
 import (
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
-	"net/http/httptest"
 	"reflect"
 	"slices"
-	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/pocketbase/dbx"
 	"github.com/pocketbase/pocketbase/core"
@@ -28,7 +24,7 @@ func TestChatButton(t *testing.T) {
 			TestAppFactory:  newTestApp,
 			ExpectedStatus:  http.StatusUnauthorized,
 			ExpectedContent: []string{`"status":401`},
-			AfterTestFunc:   chatCheckRoomCount(postBike, 1),
+			AfterTestFunc:   afterCount("rooms", 1, dbx.HashExp{"post": postBike}),
 		},
 		{
 			Name:           "participant bob gets the existing roomBike with 200",
@@ -42,7 +38,7 @@ func TestChatButton(t *testing.T) {
 				`"post":"` + postBike + `"`,
 				`"unread":1`,
 			},
-			AfterTestFunc: chatCheckRoomCount(postBike, 1),
+			AfterTestFunc: afterCount("rooms", 1, dbx.HashExp{"post": postBike}),
 		},
 		{
 			Name:           "stranger carol creates her room with the author, 201",
@@ -58,7 +54,7 @@ func TestChatButton(t *testing.T) {
 			},
 			NotExpectedContent: []string{roomBike, textAliceHi, textBobHello},
 			AfterTestFunc: func(tb testing.TB, app *tests.TestApp, res *http.Response) {
-				room := chatDecode(tb, res)
+				room := decodeObject(tb, res)
 				chatCheckOneRoom(tb, app, postBike, carol, room["id"])
 			},
 		},
@@ -69,7 +65,7 @@ func TestChatButton(t *testing.T) {
 			Headers:        auth(carol),
 			TestAppFactory: newTestApp,
 			BeforeTestFunc: func(tb testing.TB, app *tests.TestApp, e *core.ServeEvent) {
-				if status, body := chatServe(tb, e, http.MethodPost, "/api/posts/"+postBike+"/chat", tokens[carol], ""); status != http.StatusCreated {
+				if status, body := serveInScenario(tb, e, http.MethodPost, "/api/posts/"+postBike+"/chat", tokens[carol], ""); status != http.StatusCreated {
 					tb.Fatalf("first press = %d %s; want 201", status, body)
 				}
 			},
@@ -79,9 +75,9 @@ func TestChatButton(t *testing.T) {
 				`"post":"` + postBike + `"`,
 			},
 			AfterTestFunc: func(tb testing.TB, app *tests.TestApp, res *http.Response) {
-				room := chatDecode(tb, res)
+				room := decodeObject(tb, res)
 				chatCheckOneRoom(tb, app, postBike, carol, room["id"])
-				chatCheckRoomCount(postBike, 2)(tb, app, res)
+				afterCount("rooms", 2, dbx.HashExp{"post": postBike})(tb, app, res)
 			},
 		},
 		{
@@ -96,7 +92,7 @@ func TestChatButton(t *testing.T) {
 				`"post":"` + postLamp + `"`,
 			},
 			AfterTestFunc: func(tb testing.TB, app *tests.TestApp, res *http.Response) {
-				room := chatDecode(tb, res)
+				room := decodeObject(tb, res)
 				chatCheckOneRoom(tb, app, postLamp, dave, room["id"])
 			},
 		},
@@ -124,7 +120,7 @@ func TestChatButton(t *testing.T) {
 			TestAppFactory:  newTestApp,
 			ExpectedStatus:  http.StatusBadRequest,
 			ExpectedContent: []string{`"status":400`},
-			AfterTestFunc:   chatCheckRoomCount(postBike, 1),
+			AfterTestFunc:   afterCount("rooms", 1, dbx.HashExp{"post": postBike}),
 		},
 		{
 			Name:               "unknown post gets 404",
@@ -135,7 +131,7 @@ func TestChatButton(t *testing.T) {
 			ExpectedStatus:     http.StatusNotFound,
 			ExpectedContent:    []string{`"status":404`},
 			NotExpectedContent: []string{roomBike},
-			AfterTestFunc:      chatCheckRoomCount("nosuchpost00001", 0),
+			AfterTestFunc:      afterCount("rooms", 0, dbx.HashExp{"post": "nosuchpost00001"}),
 		},
 		{
 			Name:            "superuser gets 403 (the chat button is for users)",
@@ -145,7 +141,7 @@ func TestChatButton(t *testing.T) {
 			TestAppFactory:  newTestApp,
 			ExpectedStatus:  http.StatusForbidden,
 			ExpectedContent: []string{`"status":403`},
-			AfterTestFunc:   chatCheckRoomCount(postBike, 1),
+			AfterTestFunc:   afterCount("rooms", 1, dbx.HashExp{"post": postBike}),
 		},
 	}
 	for _, s := range scenarios {
@@ -167,7 +163,7 @@ func TestChatAnswerIsTheRoomRecord(t *testing.T) {
 		{carol, http.StatusCreated}, // a new room
 		{carol, http.StatusOK},      // carol's room, found again
 	} {
-		status, body := chatDo(t, srv, http.MethodPost, "/api/posts/"+postBike+"/chat", tokens[c.user], "")
+		status, body := doJSON(t, srv, http.MethodPost, "/api/posts/"+postBike+"/chat", tokens[c.user], "")
 		if status != c.wantStatus {
 			t.Fatalf("chat on %q as %q = %d %s; want %d", postBike, c.user, status, body, c.wantStatus)
 		}
@@ -179,7 +175,7 @@ func TestChatAnswerIsTheRoomRecord(t *testing.T) {
 			t.Errorf("chat answer as %q = %s; want an unread field", c.user, body)
 		}
 		id, _ := answer["id"].(string)
-		status, body = chatDo(t, srv, http.MethodGet, "/api/collections/rooms/records/"+id, tokens[c.user], "")
+		status, body = doJSON(t, srv, http.MethodGet, "/api/collections/rooms/records/"+id, tokens[c.user], "")
 		if status != http.StatusOK {
 			t.Fatalf("GET room %q as %q = %d %s; want 200", id, c.user, status, body)
 		}
@@ -241,7 +237,7 @@ func TestChatButtonConcurrentPresses(t *testing.T) {
 		for range presses {
 			wg.Go(func() {
 				<-start
-				status, body, err := chatSend(srv, http.MethodPost, "/api/posts/"+postID+"/chat", buyerTokens[buyerOf[postID]], "")
+				status, body, err := sendJSON(srv, http.MethodPost, "/api/posts/"+postID+"/chat", buyerTokens[buyerOf[postID]], "")
 				if err != nil {
 					t.Error(err)
 				}
@@ -286,88 +282,6 @@ func TestChatButtonConcurrentPresses(t *testing.T) {
 	}
 }
 
-// serveTestApp serves app's API (appHandler) over a loopback httptest
-// server. Inside a scenario use chatServe.
-func serveTestApp(tb testing.TB, app core.App) *httptest.Server {
-	tb.Helper()
-	srv := httptest.NewServer(appHandler(tb, app))
-	tb.Cleanup(srv.Close)
-	return srv
-}
-
-// chatDo sends a JSON request to srv with token as Authorization (none
-// when empty) and returns the status and body.
-func chatDo(tb testing.TB, srv *httptest.Server, method, path, token, body string) (int, []byte) {
-	tb.Helper()
-	status, data, err := chatSend(srv, method, path, token, body)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	return status, data
-}
-
-// chatSend is chatDo for goroutines: it reports failure as an error.
-func chatSend(srv *httptest.Server, method, path, token, body string) (int, []byte, error) {
-	headers := map[string]string{"Content-Type": "application/json"}
-	if token != "" {
-		headers["Authorization"] = token
-	}
-	return sendRequest(srv, method, path, strings.NewReader(body), headers)
-}
-
-// sendRequest sends body with headers to srv and returns the status and
-// body; it reports failure as an error, for goroutines.
-func sendRequest(srv *httptest.Server, method, path string, body io.Reader, headers map[string]string) (int, []byte, error) {
-	req, err := http.NewRequest(method, srv.URL+path, body)
-	if err != nil {
-		return 0, nil, fmt.Errorf("new request %s %s: %w", method, path, err)
-	}
-	for k, v := range headers {
-		req.Header.Set(k, v)
-	}
-	client := &http.Client{Timeout: 30 * time.Second}
-	res, err := client.Do(req)
-	if err != nil {
-		return 0, nil, fmt.Errorf("%s %s: %w", method, path, err)
-	}
-	defer res.Body.Close()
-	data, err := io.ReadAll(res.Body)
-	if err != nil {
-		return 0, nil, fmt.Errorf("read %s %s: %w", method, path, err)
-	}
-	return res.StatusCode, data, nil
-}
-
-// chatDecode decodes a JSON object response body.
-func chatDecode(tb testing.TB, res *http.Response) map[string]any {
-	tb.Helper()
-	var obj map[string]any
-	if err := json.NewDecoder(res.Body).Decode(&obj); err != nil {
-		tb.Fatalf("decode response body: %v", err)
-	}
-	return obj
-}
-
-// chatServe serves one JSON request through the router of a scenario's
-// serve event (for steps before the scenario's own request) and returns
-// the status and body. Use it, not serveTestApp, inside a scenario:
-// PocketBase's apis.NewRouter may run only once per app.
-func chatServe(tb testing.TB, e *core.ServeEvent, method, path, token, body string) (int, []byte) {
-	tb.Helper()
-	mux, err := e.Router.BuildMux()
-	if err != nil {
-		tb.Fatalf("build mux: %v", err)
-	}
-	req := httptest.NewRequest(method, path, strings.NewReader(body))
-	req.Header.Set("Content-Type", "application/json")
-	if token != "" {
-		req.Header.Set("Authorization", token)
-	}
-	rec := httptest.NewRecorder()
-	mux.ServeHTTP(rec, req)
-	return rec.Code, rec.Body.Bytes()
-}
-
 // chatCheckOneRoom checks that exactly one room about postID has buyerID,
 // that the post's author is in it too, and that its id is wantID.
 func chatCheckOneRoom(tb testing.TB, app core.App, postID, buyerID string, wantID any) {
@@ -395,20 +309,5 @@ func chatCheckOneRoom(tb testing.TB, app core.App, postID, buyerID string, wantI
 	}
 	if mine[0].Id != wantID {
 		tb.Errorf("room about %q with %q = %q; want %v", postID, buyerID, mine[0].Id, wantID)
-	}
-}
-
-// chatCheckRoomCount returns an AfterTestFunc checking that postID has
-// want rooms.
-func chatCheckRoomCount(postID string, want int) func(testing.TB, *tests.TestApp, *http.Response) {
-	return func(tb testing.TB, app *tests.TestApp, _ *http.Response) {
-		tb.Helper()
-		n, err := app.CountRecords("rooms", dbx.HashExp{"post": postID})
-		if err != nil {
-			tb.Fatalf("count rooms of %q: %v", postID, err)
-		}
-		if n != int64(want) {
-			tb.Errorf("rooms about %q = %d; want %d", postID, n, want)
-		}
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"github.com/pocketbase/pocketbase/apis"
 	"github.com/pocketbase/pocketbase/core"
 	"github.com/pocketbase/pocketbase/tests"
+	"github.com/pocketbase/pocketbase/tools/hook"
 
 	"github.com/marketchat/marketchat/hooks"
 	_ "github.com/marketchat/marketchat/migrations"
@@ -220,12 +221,14 @@ func saveRecord(app core.App, collection, id string, data map[string]any) error 
 // one app. Call it at most once per app and never inside an ApiScenario:
 // every apis.NewRouter binds another OnServe handler for the dashboard's
 // extension routes, and a second one panics on a duplicate pattern.
-func appHandler(tb testing.TB, app core.App) http.Handler {
+// middlewares are bound first, as apis.Serve binds its CORS.
+func appHandler(tb testing.TB, app core.App, middlewares ...*hook.Handler[*core.RequestEvent]) http.Handler {
 	tb.Helper()
 	router, err := apis.NewRouter(app)
 	if err != nil {
 		tb.Fatalf("apis.NewRouter() = %v; want nil", err)
 	}
+	router.Bind(middlewares...)
 	var mux http.Handler
 	serveEvent := &core.ServeEvent{App: app, Router: router}
 	err = app.OnServe().Trigger(serveEvent, func(e *core.ServeEvent) error {

@@ -1,12 +1,8 @@
 package hooks_test
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
-	"image"
-	"image/png"
-	"mime/multipart"
 	"net/http"
 	"strings"
 	"sync"
@@ -19,7 +15,6 @@ import (
 	"github.com/pocketbase/pocketbase/tools/types"
 
 	"github.com/marketchat/marketchat/hooks"
-	"github.com/marketchat/marketchat/realtime"
 )
 
 // TestMessagesListAndView: only the room's participants list and view its
@@ -148,12 +143,12 @@ func TestMessagesSend(t *testing.T) {
 		return strings.NewReader(string(body))
 	}
 	const html = `<script>alert(1)</script> & "q"`
-	nothingStored := messagesCheckCount(roomBike, 2)
-	oneStored := messagesCheckCount(roomBike, 3)
+	nothingStored := afterCount("messages", 2, dbx.HashExp{"room": roomBike})
+	oneStored := afterCount("messages", 3, dbx.HashExp{"room": roomBike})
 
-	attachmentOnly, attachmentType := messagesMultipart(t, map[string]string{"room": roomBike}, 1)
-	textAndPhotos, textAndPhotosType := messagesMultipart(t, map[string]string{"room": roomBike, "text": "two photos"}, 2)
-	strangerPhoto, strangerPhotoType := messagesMultipart(t, map[string]string{"room": roomBike}, 1)
+	attachmentOnly, attachmentHeaders := multipartForm(t, bob, map[string]string{"room": roomBike}, pngUploads(t, "attachments", 1)...)
+	textAndPhotos, textAndPhotosHeaders := multipartForm(t, alice, map[string]string{"room": roomBike, "text": "two photos"}, pngUploads(t, "attachments", 2)...)
+	strangerPhoto, strangerPhotoHeaders := multipartForm(t, carol, map[string]string{"room": roomBike}, pngUploads(t, "attachments", 1)...)
 
 	scenarios := []tests.ApiScenario{
 		{
@@ -181,7 +176,7 @@ func TestMessagesSend(t *testing.T) {
 			},
 			AfterTestFunc: func(tb testing.TB, app *tests.TestApp, res *http.Response) {
 				oneStored(tb, app, res)
-				messagesCheckRoomPreview(tb, app, chatDecode(tb, res), "is it still there?")
+				messagesCheckRoomPreview(tb, app, decodeObject(tb, res), "is it still there?")
 			},
 		},
 		{
@@ -293,7 +288,7 @@ func TestMessagesSend(t *testing.T) {
 			ExpectedStatus:  http.StatusOK,
 			ExpectedContent: []string{`"text":"hello  there"`},
 			AfterTestFunc: func(tb testing.TB, app *tests.TestApp, res *http.Response) {
-				messagesCheckRoomPreview(tb, app, chatDecode(tb, res), "hello  there")
+				messagesCheckRoomPreview(tb, app, decodeObject(tb, res), "hello  there")
 			},
 		},
 		{
@@ -309,7 +304,7 @@ func TestMessagesSend(t *testing.T) {
 				"&lt;", "&amp;", "&quot;", "&#34;", // HTML-escaped by the server
 			},
 			AfterTestFunc: func(tb testing.TB, app *tests.TestApp, res *http.Response) {
-				msg := chatDecode(tb, res)
+				msg := decodeObject(tb, res)
 				if msg["text"] != html {
 					tb.Errorf("text in answer = %q; want %q", msg["text"], html)
 				}
@@ -344,7 +339,7 @@ func TestMessagesSend(t *testing.T) {
 			Method:             http.MethodPost,
 			URL:                url,
 			Body:               strangerPhoto,
-			Headers:            messagesHeaders(carol, strangerPhotoType),
+			Headers:            strangerPhotoHeaders,
 			TestAppFactory:     newTestApp,
 			ExpectedStatus:     http.StatusBadRequest,
 			ExpectedContent:    refused("room"),
@@ -368,13 +363,13 @@ func TestMessagesSend(t *testing.T) {
 			Method:          http.MethodPost,
 			URL:             url,
 			Body:            attachmentOnly,
-			Headers:         messagesHeaders(bob, attachmentType),
+			Headers:         attachmentHeaders,
 			TestAppFactory:  newTestApp,
 			ExpectedStatus:  http.StatusOK,
 			ExpectedContent: []string{`"sender":"` + bob + `"`, `"text":""`, `"attachments":["`},
 			AfterTestFunc: func(tb testing.TB, app *tests.TestApp, res *http.Response) {
 				oneStored(tb, app, res)
-				msg := chatDecode(tb, res)
+				msg := decodeObject(tb, res)
 				if files, _ := msg["attachments"].([]any); len(files) != 1 {
 					tb.Errorf("attachments = %v; want 1 file", msg["attachments"])
 				}
@@ -395,12 +390,12 @@ func TestMessagesSend(t *testing.T) {
 			Method:          http.MethodPost,
 			URL:             url,
 			Body:            textAndPhotos,
-			Headers:         messagesHeaders(alice, textAndPhotosType),
+			Headers:         textAndPhotosHeaders,
 			TestAppFactory:  newTestApp,
 			ExpectedStatus:  http.StatusOK,
 			ExpectedContent: []string{`"sender":"` + alice + `"`, `"text":"two photos"`},
 			AfterTestFunc: func(tb testing.TB, app *tests.TestApp, res *http.Response) {
-				msg := chatDecode(tb, res)
+				msg := decodeObject(tb, res)
 				if files, _ := msg["attachments"].([]any); len(files) != 2 {
 					tb.Errorf("attachments = %v; want 2 files", msg["attachments"])
 				}
@@ -426,7 +421,7 @@ func TestMessagesSend(t *testing.T) {
 			Headers:        auth(bob),
 			TestAppFactory: newTestApp,
 			BeforeTestFunc: func(tb testing.TB, app *tests.TestApp, e *core.ServeEvent) {
-				status, body := chatServe(tb, e, http.MethodPost, url, tokens[bob],
+				status, body := serveInScenario(tb, e, http.MethodPost, url, tokens[bob],
 					`{"id":"clientmsg000001","room":"`+roomBike+`","text":"retry me"}`)
 				if status != http.StatusOK {
 					tb.Fatalf("first send = %d %s; want 200", status, body)
@@ -524,7 +519,7 @@ func TestMessagesNoEditOrDelete(t *testing.T) {
 			Headers:        auth("superuser"),
 			TestAppFactory: newTestApp,
 			ExpectedStatus: http.StatusNoContent,
-			AfterTestFunc:  messagesCheckCount(roomBike, 1),
+			AfterTestFunc:  afterCount("messages", 1, dbx.HashExp{"room": roomBike}),
 		},
 	)
 	for _, s := range scenarios {
@@ -547,7 +542,7 @@ func TestMessagesFloodControl(t *testing.T) {
 	wg.Go(func() {
 		<-start
 		for i := range 5 {
-			status, body, err := chatSend(srv, http.MethodPost, url, tokens[alice], message(100+i))
+			status, body, err := sendJSON(srv, http.MethodPost, url, tokens[alice], message(100+i))
 			if err != nil {
 				t.Error(err)
 				return
@@ -562,21 +557,21 @@ func TestMessagesFloodControl(t *testing.T) {
 	began := time.Now()
 	close(start)
 	for i := range hooks.FloodMaxMessages {
-		if status, body := chatDo(t, srv, http.MethodPost, url, tokens[bob], message(i)); status != http.StatusOK {
+		if status, body := doJSON(t, srv, http.MethodPost, url, tokens[bob], message(i)); status != http.StatusOK {
 			t.Fatalf("bob's send %d = %d %s; want 200", i+1, status, body)
 		}
 	}
-	status, body := chatDo(t, srv, http.MethodPost, url, tokens[bob], message(hooks.FloodMaxMessages))
+	status, body := doJSON(t, srv, http.MethodPost, url, tokens[bob], message(hooks.FloodMaxMessages))
 	if elapsed := time.Since(began); elapsed >= hooks.FloodWindow {
 		t.Fatalf("bob's burst took %v, longer than the flood window %v: the 429 cannot be checked", elapsed, hooks.FloodWindow)
 	}
 	if status != http.StatusTooManyRequests {
 		t.Fatalf("bob's send %d = %d %s; want 429", hooks.FloodMaxMessages+1, status, body)
 	}
-	messagesCheckErrorJSON(t, body, http.StatusTooManyRequests)
+	checkErrorJSON(t, body, http.StatusTooManyRequests)
 
 	wg.Wait()
-	if status, body := chatDo(t, srv, http.MethodPost, url, tokens[alice], message(200)); status != http.StatusOK {
+	if status, body := doJSON(t, srv, http.MethodPost, url, tokens[alice], message(200)); status != http.StatusOK {
 		t.Errorf("alice's send after bob's 429 = %d %s; want 200", status, body)
 	}
 	close(aliceStatuses)
@@ -586,11 +581,8 @@ func TestMessagesFloodControl(t *testing.T) {
 		}
 	}
 
-	fromBob, err := app.CountRecords("messages", dbx.HashExp{"room": roomBike, "sender": bob})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if want := int64(1 + hooks.FloodMaxMessages); fromBob != want { // the fixture message + the accepted burst
+	fromBob := countRecords(t, app, "messages", dbx.HashExp{"room": roomBike, "sender": bob})
+	if want := 1 + hooks.FloodMaxMessages; fromBob != want { // the fixture message + the accepted burst
 		t.Errorf("bob's stored messages = %d; want %d", fromBob, want)
 	}
 }
@@ -612,7 +604,7 @@ func TestMessagesFloodControlConcurrentBurst(t *testing.T) {
 		wg.Go(func() {
 			<-start
 			body := fmt.Sprintf(`{"room":%q,"text":"burst %d"}`, roomGroup, i)
-			status, _, err := chatSend(srv, http.MethodPost, "/api/collections/messages/records", tokens[dave], body)
+			status, _, err := sendJSON(srv, http.MethodPost, "/api/collections/messages/records", tokens[dave], body)
 			if err != nil {
 				t.Error(err)
 				return
@@ -633,11 +625,8 @@ func TestMessagesFloodControlConcurrentBurst(t *testing.T) {
 	if fmt.Sprint(statuses) != fmt.Sprint(want) {
 		t.Errorf("statuses of %d simultaneous sends = %v; want %v", sends, statuses, want)
 	}
-	stored, err := app.CountRecords("messages", dbx.HashExp{"room": roomGroup, "sender": dave})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if want := int64(1 + hooks.FloodMaxMessages); stored != want {
+	stored := countRecords(t, app, "messages", dbx.HashExp{"room": roomGroup, "sender": dave})
+	if want := 1 + hooks.FloodMaxMessages; stored != want {
 		t.Errorf("dave's stored messages = %d; want %d", stored, want)
 	}
 }
@@ -652,50 +641,18 @@ func TestMessagesFloodControlCountsAcceptedOnly(t *testing.T) {
 	began := time.Now()
 	for i := range hooks.FloodMaxMessages {
 		empty := fmt.Sprintf(`{"room":%q,"text":"   "}`, roomBike)
-		if status, body := chatDo(t, srv, http.MethodPost, url, tokens[bob], empty); status != http.StatusBadRequest {
+		if status, body := doJSON(t, srv, http.MethodPost, url, tokens[bob], empty); status != http.StatusBadRequest {
 			t.Fatalf("bob's empty send %d = %d %s; want 400", i+1, status, body)
 		}
 	}
 	for i := range hooks.FloodMaxMessages {
 		text := fmt.Sprintf(`{"room":%q,"text":"message %d"}`, roomBike, i)
-		if status, body := chatDo(t, srv, http.MethodPost, url, tokens[bob], text); status != http.StatusOK {
+		if status, body := doJSON(t, srv, http.MethodPost, url, tokens[bob], text); status != http.StatusOK {
 			t.Fatalf("bob's send %d after %d refused ones = %d %s; want 200", i+1, hooks.FloodMaxMessages, status, body)
 		}
 	}
 	if elapsed := time.Since(began); elapsed >= hooks.FloodWindow {
 		t.Fatalf("sends took %v, longer than the flood window %v", elapsed, hooks.FloodWindow)
-	}
-}
-
-// messagesCheckErrorJSON checks that body is PocketBase's error JSON with
-// the given status.
-func messagesCheckErrorJSON(tb testing.TB, body []byte, status int) {
-	tb.Helper()
-	var apiErr struct {
-		Status  *int            `json:"status"`
-		Message *string         `json:"message"`
-		Data    *map[string]any `json:"data"`
-	}
-	if err := json.Unmarshal(body, &apiErr); err != nil {
-		tb.Fatalf("decode error body %s: %v", body, err)
-	}
-	if apiErr.Status == nil || *apiErr.Status != status || apiErr.Message == nil || *apiErr.Message == "" || apiErr.Data == nil {
-		tb.Errorf("error body = %s; want {\"status\":%d,\"message\":\"...\",\"data\":{...}}", body, status)
-	}
-}
-
-// messagesCheckCount returns an AfterTestFunc checking how many messages
-// roomID has.
-func messagesCheckCount(roomID string, want int) func(testing.TB, *tests.TestApp, *http.Response) {
-	return func(tb testing.TB, app *tests.TestApp, _ *http.Response) {
-		tb.Helper()
-		n, err := app.CountRecords("messages", dbx.HashExp{"room": roomID})
-		if err != nil {
-			tb.Fatalf("count messages: %v", err)
-		}
-		if n != int64(want) {
-			tb.Errorf("messages in %q = %d; want %d", roomID, n, want)
-		}
 	}
 }
 
@@ -715,43 +672,6 @@ func messagesCheckRoomPreview(tb testing.TB, app core.App, msg map[string]any, w
 	if got, want := room.GetDateTime("last_message_at").String(), msg["created"]; got != want {
 		tb.Errorf("last_message_at of %q = %q; want the message's created %v", roomID, got, want)
 	}
-}
-
-// messagesHeaders are the headers of a multipart request by userID.
-func messagesHeaders(userID, contentType string) map[string]string {
-	headers := auth(userID)
-	headers["Content-Type"] = contentType
-	return headers
-}
-
-// messagesMultipart builds a multipart body with fields and n tiny PNG
-// attachments, and returns it with its content type.
-func messagesMultipart(tb testing.TB, fields map[string]string, n int) (*bytes.Buffer, string) {
-	tb.Helper()
-	var img bytes.Buffer
-	if err := png.Encode(&img, image.NewRGBA(image.Rect(0, 0, 1, 1))); err != nil {
-		tb.Fatalf("encode png: %v", err)
-	}
-	body := new(bytes.Buffer)
-	mp := multipart.NewWriter(body)
-	for k, v := range fields {
-		if err := mp.WriteField(k, v); err != nil {
-			tb.Fatalf("write field %q: %v", k, err)
-		}
-	}
-	for i := range n {
-		w, err := mp.CreateFormFile("attachments", fmt.Sprintf("photo%d.png", i))
-		if err != nil {
-			tb.Fatalf("create form file: %v", err)
-		}
-		if _, err := w.Write(img.Bytes()); err != nil {
-			tb.Fatalf("write form file: %v", err)
-		}
-	}
-	if err := mp.Close(); err != nil {
-		tb.Fatalf("close multipart: %v", err)
-	}
-	return body, mp.FormDataContentType()
 }
 
 // TestMessagesSuccessfulSendsAreNotLogged: a stored message writes no
@@ -778,13 +698,9 @@ func TestMessagesSuccessfulSendsAreNotLogged(t *testing.T) {
 	}
 	const create = "/api/collections/messages/records"
 	// The logger writes in batches every few seconds.
-	deadline := time.Now().Add(10 * time.Second)
-	for count("POST", create, http.StatusBadRequest) == 0 || count("GET", "/api/collections/posts/records", http.StatusOK) == 0 {
-		if time.Now().After(deadline) {
-			t.Fatal("the refused send and the posts list were not logged within 10s")
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	waitFor(t, 10*time.Second, "the refused send and the posts list logged", func() bool {
+		return count("POST", create, http.StatusBadRequest) > 0 && count("GET", "/api/collections/posts/records", http.StatusOK) > 0
+	})
 	if n := count("POST", create, http.StatusOK); n != 0 {
 		t.Errorf("successful message sends logged %d times; want 0", n)
 	}
@@ -830,16 +746,9 @@ func TestMessagesParticipantCheckIsNotTheRule(t *testing.T) {
 // that sorting by "created,id" (the web app's order) is the stored order.
 // The ids here sort against that order: a tie would show.
 func TestMessagesCreatedFollowsStoredOrder(t *testing.T) {
-	for name, config := range roomPreviewPaths {
-		t.Run(name, func(t *testing.T) { testCreatedFollowsStoredOrder(t, newTestAppWithConfig(t, config)) })
+	for _, mode := range realtimeModes {
+		t.Run(mode.name, func(t *testing.T) { testCreatedFollowsStoredOrder(t, newTestAppWithConfig(t, mode.config)) })
 	}
-}
-
-// roomPreviewPaths are the two ways a message updates its room's preview
-// (and is stamped): in one UPDATE for the fan-out, or by saving the room.
-var roomPreviewPaths = map[string]hooks.Config{
-	"fan-out":        {},
-	"plain realtime": {Realtime: realtime.Config{Plain: true}},
 }
 
 func testCreatedFollowsStoredOrder(t *testing.T, app *tests.TestApp) {
@@ -900,8 +809,8 @@ func testCreatedFollowsStoredOrder(t *testing.T, app *tests.TestApp) {
 // after a read, in the same millisecond, is unread; a read covers every
 // message stored before it, even one whose time is ahead of the clock.
 func TestMessagesUnreadAcrossReadsInOneMillisecond(t *testing.T) {
-	for name, config := range roomPreviewPaths {
-		t.Run(name, func(t *testing.T) { testUnreadAcrossReads(t, serveRealtime(t, newTestAppWithConfig(t, config))) })
+	for _, mode := range realtimeModes {
+		t.Run(mode.name, func(t *testing.T) { testUnreadAcrossReads(t, serveRealtime(t, newTestAppWithConfig(t, mode.config))) })
 	}
 }
 
@@ -982,9 +891,9 @@ func BenchmarkMessageSave(b *testing.B) {
 // TestMessagesImportKeepsCreated: a message whose "created" Go code set (an
 // import of old chats) keeps it, and its room's preview takes that time.
 func TestMessagesImportKeepsCreated(t *testing.T) {
-	for name, config := range roomPreviewPaths {
-		t.Run(name, func(t *testing.T) {
-			app := newTestAppWithConfig(t, config)
+	for _, mode := range realtimeModes {
+		t.Run(mode.name, func(t *testing.T) {
+			app := newTestAppWithConfig(t, mode.config)
 			messages, err := app.FindCollectionByNameOrId("messages")
 			if err != nil {
 				t.Fatal(err)

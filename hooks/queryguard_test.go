@@ -293,22 +293,3 @@ func realtimeAttackerChannels(ids map[string]string) []matrixQuery {
 		q("posts", "filter", `price > 0`), // allowed: the control hears it
 	}
 }
-
-// drain returns the events waiting and those that arrive until deadline.
-func (c *realtimeClient) drain(deadline time.Time) []sseEvent {
-	events := c.backlog
-	c.backlog = nil
-	timer := time.NewTimer(time.Until(deadline))
-	defer timer.Stop()
-	for {
-		select {
-		case ev, ok := <-c.events:
-			if !ok {
-				return events
-			}
-			events = append(events, ev)
-		case <-timer.C:
-			return events
-		}
-	}
-}

@@ -196,19 +196,17 @@ func TestRealtimeCaps(t *testing.T) {
 
 		// Closing one frees its places (the server notices within moments).
 		close1()
-		deadline := time.Now().Add(realtimeEventTimeout)
-		for {
+		last := ""
+		waitFor(t, realtimeEventTimeout, "bob's subscription accepted after closing a stream", func() bool {
 			status, body := s.request(t, http.MethodPost, "/api/realtime", bob, map[string]any{
 				"clientId": third.id, "subscriptions": []string{"rooms/*"},
 			})
-			if status == http.StatusNoContent {
-				break
+			if answer := fmt.Sprintf("%d %s", status, body); answer != last && status != http.StatusNoContent {
+				t.Logf("after closing a stream bob's subscription answers %s", answer) // shown if the wait fails
+				last = answer
 			}
-			if time.Now().After(deadline) {
-				t.Fatalf("after closing a stream bob's subscription still answers %d %s", status, body)
-			}
-			time.Sleep(20 * time.Millisecond)
-		}
+			return status == http.StatusNoContent
+		})
 		close2()
 		close3()
 	})
@@ -224,17 +222,10 @@ func (s *realtimeServer) connectClosable(tb testing.TB, userID string, topics ..
 	// caps count it no more.
 	return c, func() {
 		cancel()
-		deadline := time.Now().Add(realtimeEventTimeout)
-		for {
-			if _, err := s.app.SubscriptionsBroker().ClientById(c.id); err != nil {
-				return
-			}
-			if time.Now().After(deadline) {
-				tb.Errorf("stream %s still registered %s after its client closed it", c.id, realtimeEventTimeout)
-				return
-			}
-			time.Sleep(5 * time.Millisecond)
-		}
+		waitFor(tb, realtimeEventTimeout, "stream "+c.id+" unregistered after its client closed it", func() bool {
+			_, err := s.app.SubscriptionsBroker().ClientById(c.id)
+			return err != nil
+		})
 	}
 }
 
@@ -313,20 +304,19 @@ func TestRealtimeStalledReaderIsCutOff(t *testing.T) {
 	// totals are back to the baseline. One goroutine of slack: the test
 	// process runs timers and pool goroutines of its own (seen once in CI:
 	// 29 against 28, with the stream already gone).
-	deadline := time.Now().Add(writeTimeout + 5*time.Second)
-	for {
+	// Each new state is logged: the log shows only when the test fails.
+	last := ""
+	waitFor(t, writeTimeout+5*time.Second, "the stalled stream gone and the runtime back to its baseline", func() bool {
 		goroutines, heap := settledRuntime()
 		clients := app.SubscriptionsBroker().TotalClients()
 		streams, writers := streamGoroutines()
-		if clients == 1 && streams == 1 && writers == 0 && goroutines <= baseGoroutines+1 && heap <= baseHeap+8<<20 {
-			break
+		if state := fmt.Sprintf("%d realtime clients (want 1), %d streams (want 1), %d stream writers (want 0), %d goroutines (baseline %d)",
+			clients, streams, writers, goroutines, baseGoroutines); state != last {
+			t.Logf("after the stall: %s, heap %d KB (baseline %d KB)", state, heap>>10, baseHeap>>10)
+			last = state
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%v after the stall: %d realtime clients (want 1), %d streams (want 1), %d stream writers (want 0), %d goroutines (baseline %d), heap %d KB (baseline %d KB)",
-				writeTimeout+5*time.Second, clients, streams, writers, goroutines, baseGoroutines, heap>>10, baseHeap>>10)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+		return clients == 1 && streams == 1 && writers == 0 && goroutines <= baseGoroutines+1 && heap <= baseHeap+8<<20
+	})
 
 	// The server closed the stalled connection: once the client reads
 	// what the kernel still holds, the stream ends.
@@ -351,13 +341,9 @@ func streamGoroutines() (streams, writers int) {
 // server closes, not with it.
 func waitNoStreams(tb testing.TB) {
 	tb.Helper()
-	deadline := time.Now().Add(realtimeEventTimeout)
-	for goroutinesIn("apis.realtimeConnect")+goroutinesIn(realtime.StreamReaderFrame) > 0 {
-		if time.Now().After(deadline) {
-			tb.Fatalf("realtime streams of earlier tests still running after %s", realtimeEventTimeout)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	waitFor(tb, realtimeEventTimeout, "realtime streams of earlier tests ended", func() bool {
+		return goroutinesIn("apis.realtimeConnect")+goroutinesIn(realtime.StreamReaderFrame) == 0
+	})
 }
 
 // goroutinesIn counts the goroutines whose stack holds a frame of fn.

@@ -478,7 +478,7 @@ func TestRoomsMarkRead(t *testing.T) {
 			TestAppFactory:  newTestApp,
 			ExpectedStatus:  http.StatusUnauthorized,
 			ExpectedContent: []string{`"status":401`},
-			AfterTestFunc:   roomsCheckReads(roomBike, 0),
+			AfterTestFunc:   afterCount("room_reads", 0, dbx.HashExp{"room": roomBike}),
 		},
 		{
 			Name:           "participant bob: 204 and his read is stored",
@@ -488,7 +488,7 @@ func TestRoomsMarkRead(t *testing.T) {
 			TestAppFactory: newTestApp,
 			ExpectedStatus: http.StatusNoContent,
 			AfterTestFunc: func(tb testing.TB, app *tests.TestApp, res *http.Response) {
-				roomsCheckReads(roomBike, 1)(tb, app, res)
+				afterCount("room_reads", 1, dbx.HashExp{"room": roomBike})(tb, app, res)
 				roomsReadAt(tb, app, roomBike, bob)
 			},
 		},
@@ -502,7 +502,7 @@ func TestRoomsMarkRead(t *testing.T) {
 				roomsMarkRead(tb, e, bob, roomBike)
 			},
 			ExpectedStatus: http.StatusNoContent,
-			AfterTestFunc:  roomsCheckReads(roomBike, 1),
+			AfterTestFunc:  afterCount("room_reads", 1, dbx.HashExp{"room": roomBike}),
 		},
 		{
 			Name:               "stranger carol: 404",
@@ -513,7 +513,7 @@ func TestRoomsMarkRead(t *testing.T) {
 			ExpectedStatus:     http.StatusNotFound,
 			ExpectedContent:    []string{`"status":404`},
 			NotExpectedContent: roomsSecrets,
-			AfterTestFunc:      roomsCheckReads(roomBike, 0),
+			AfterTestFunc:      afterCount("room_reads", 0, dbx.HashExp{"room": roomBike}),
 		},
 		{
 			Name:            "dave (roomGroup only): 404",
@@ -523,7 +523,7 @@ func TestRoomsMarkRead(t *testing.T) {
 			TestAppFactory:  newTestApp,
 			ExpectedStatus:  http.StatusNotFound,
 			ExpectedContent: []string{`"status":404`},
-			AfterTestFunc:   roomsCheckReads(roomBike, 0),
+			AfterTestFunc:   afterCount("room_reads", 0, dbx.HashExp{"room": roomBike}),
 		},
 		{
 			Name:            "unknown room: 404",
@@ -542,7 +542,7 @@ func TestRoomsMarkRead(t *testing.T) {
 			TestAppFactory:  newTestApp,
 			ExpectedStatus:  http.StatusForbidden,
 			ExpectedContent: []string{`"status":403`},
-			AfterTestFunc:   roomsCheckReads(roomBike, 0),
+			AfterTestFunc:   afterCount("room_reads", 0, dbx.HashExp{"room": roomBike}),
 		},
 	}
 	for _, s := range scenarios {
@@ -566,7 +566,7 @@ func TestRoomsCreate(t *testing.T) {
 			TestAppFactory:  newTestApp,
 			ExpectedStatus:  http.StatusBadRequest,
 			ExpectedContent: []string{`"status":400`},
-			AfterTestFunc:   roomsCheckCount(2),
+			AfterTestFunc:   afterCount("rooms", 2),
 		},
 		{
 			Name:           "alice creates a group with carol",
@@ -582,7 +582,7 @@ func TestRoomsCreate(t *testing.T) {
 				`"last_message":""`,
 				`"unread":0`,
 			},
-			AfterTestFunc: roomsCheckCount(3),
+			AfterTestFunc: afterCount("rooms", 3),
 		},
 		{
 			Name:           "stranger carol creates a group with dave",
@@ -596,7 +596,7 @@ func TestRoomsCreate(t *testing.T) {
 				`"participants":["` + carol + `","` + dave + `"]`,
 			},
 			NotExpectedContent: roomsSecrets,
-			AfterTestFunc:      roomsCheckCount(3),
+			AfterTestFunc:      afterCount("rooms", 3),
 		},
 		{
 			Name:            "with post: 400 naming post",
@@ -607,7 +607,7 @@ func TestRoomsCreate(t *testing.T) {
 			TestAppFactory:  newTestApp,
 			ExpectedStatus:  http.StatusBadRequest,
 			ExpectedContent: refused("post"),
-			AfterTestFunc:   roomsCheckCount(2),
+			AfterTestFunc:   afterCount("rooms", 2),
 		},
 		{
 			Name:            "without the creator: 400 naming participants",
@@ -618,7 +618,7 @@ func TestRoomsCreate(t *testing.T) {
 			TestAppFactory:  newTestApp,
 			ExpectedStatus:  http.StatusBadRequest,
 			ExpectedContent: refused("participants"),
-			AfterTestFunc:   roomsCheckCount(2),
+			AfterTestFunc:   afterCount("rooms", 2),
 		},
 		{
 			Name:            "one participant: 400 naming participants",
@@ -629,7 +629,7 @@ func TestRoomsCreate(t *testing.T) {
 			TestAppFactory:  newTestApp,
 			ExpectedStatus:  http.StatusBadRequest,
 			ExpectedContent: refused("participants"),
-			AfterTestFunc:   roomsCheckCount(2),
+			AfterTestFunc:   afterCount("rooms", 2),
 		},
 		{
 			Name:            "the creator twice is one participant: 400 naming participants",
@@ -640,7 +640,7 @@ func TestRoomsCreate(t *testing.T) {
 			TestAppFactory:  newTestApp,
 			ExpectedStatus:  http.StatusBadRequest,
 			ExpectedContent: refused("participants"),
-			AfterTestFunc:   roomsCheckCount(2),
+			AfterTestFunc:   afterCount("rooms", 2),
 		},
 		{
 			Name:            "an unknown user: 400 naming participants",
@@ -651,7 +651,7 @@ func TestRoomsCreate(t *testing.T) {
 			TestAppFactory:  newTestApp,
 			ExpectedStatus:  http.StatusBadRequest,
 			ExpectedContent: refused("participants"),
-			AfterTestFunc:   roomsCheckCount(2),
+			AfterTestFunc:   afterCount("rooms", 2),
 		},
 		{
 			Name:           "50 participants: ok",
@@ -665,7 +665,7 @@ func TestRoomsCreate(t *testing.T) {
 			},
 			ExpectedStatus:  http.StatusOK,
 			ExpectedContent: []string{`"participants":["` + alice + `","` + roomsExtraIDs(1)[0] + `"`},
-			AfterTestFunc:   roomsCheckCount(3),
+			AfterTestFunc:   afterCount("rooms", 3),
 		},
 		{
 			Name:           "51 participants: 400 naming participants",
@@ -679,7 +679,7 @@ func TestRoomsCreate(t *testing.T) {
 			},
 			ExpectedStatus:  http.StatusBadRequest,
 			ExpectedContent: refused("participants"),
-			AfterTestFunc:   roomsCheckCount(2),
+			AfterTestFunc:   afterCount("rooms", 2),
 		},
 		{
 			Name:            "with last_message: 400 naming last_message",
@@ -690,7 +690,7 @@ func TestRoomsCreate(t *testing.T) {
 			TestAppFactory:  newTestApp,
 			ExpectedStatus:  http.StatusBadRequest,
 			ExpectedContent: refused("last_message"),
-			AfterTestFunc:   roomsCheckCount(2),
+			AfterTestFunc:   afterCount("rooms", 2),
 		},
 		{
 			Name:            "with last_message_at: 400 naming last_message_at",
@@ -701,7 +701,7 @@ func TestRoomsCreate(t *testing.T) {
 			TestAppFactory:  newTestApp,
 			ExpectedStatus:  http.StatusBadRequest,
 			ExpectedContent: refused("last_message_at"),
-			AfterTestFunc:   roomsCheckCount(2),
+			AfterTestFunc:   afterCount("rooms", 2),
 		},
 		{
 			Name:            "with unread: 400 naming unread",
@@ -712,7 +712,7 @@ func TestRoomsCreate(t *testing.T) {
 			TestAppFactory:  newTestApp,
 			ExpectedStatus:  http.StatusBadRequest,
 			ExpectedContent: refused("unread"),
-			AfterTestFunc:   roomsCheckCount(2),
+			AfterTestFunc:   afterCount("rooms", 2),
 		},
 		{
 			Name:            "with reads: 400 naming reads",
@@ -723,7 +723,7 @@ func TestRoomsCreate(t *testing.T) {
 			TestAppFactory:  newTestApp,
 			ExpectedStatus:  http.StatusBadRequest,
 			ExpectedContent: refused("reads"),
-			AfterTestFunc:   roomsCheckCount(2),
+			AfterTestFunc:   afterCount("rooms", 2),
 		},
 		{
 			Name:           "superuser creates a room for alice and carol",
@@ -736,7 +736,7 @@ func TestRoomsCreate(t *testing.T) {
 			ExpectedContent: []string{
 				`"participants":["` + alice + `","` + carol + `"]`,
 			},
-			AfterTestFunc: roomsCheckCount(3),
+			AfterTestFunc: afterCount("rooms", 3),
 		},
 	}
 	for _, s := range scenarios {
@@ -997,7 +997,7 @@ func TestRoomsUpdate(t *testing.T) {
 			TestAppFactory:  newTestApp,
 			ExpectedStatus:  http.StatusBadRequest,
 			ExpectedContent: refused("reads"),
-			AfterTestFunc:   roomsCheckReads(roomBike, 0),
+			AfterTestFunc:   afterCount("room_reads", 0, dbx.HashExp{"room": roomBike}),
 		},
 		{
 			Name:           "invite up to 50: ok",
@@ -1184,7 +1184,7 @@ func roomsSetParticipants(tb testing.TB, app core.App, roomID string, participan
 // roomsMarkRead marks roomID read for userID through the scenario's router.
 func roomsMarkRead(tb testing.TB, e *core.ServeEvent, userID, roomID string) {
 	tb.Helper()
-	status, body := chatServe(tb, e, http.MethodPost, "/api/rooms/"+roomID+"/read", tokens[userID], "")
+	status, body := serveInScenario(tb, e, http.MethodPost, "/api/rooms/"+roomID+"/read", tokens[userID], "")
 	if status != http.StatusNoContent {
 		tb.Fatalf("mark %q read as %q = %d %s; want 204", roomID, userID, status, body)
 	}
@@ -1193,7 +1193,7 @@ func roomsMarkRead(tb testing.TB, e *core.ServeEvent, userID, roomID string) {
 // roomsLeave makes userID leave roomID through the scenario's router.
 func roomsLeave(tb testing.TB, e *core.ServeEvent, userID, roomID string) {
 	tb.Helper()
-	status, body := chatServe(tb, e, http.MethodPatch, "/api/collections/rooms/records/"+roomID,
+	status, body := serveInScenario(tb, e, http.MethodPatch, "/api/collections/rooms/records/"+roomID,
 		tokens[userID], `{"participants-":"`+userID+`"}`)
 	if status != http.StatusOK {
 		tb.Fatalf("%q leaves %q = %d %s; want 200", userID, roomID, status, body)
@@ -1217,38 +1217,9 @@ func roomsCheckReadTime(roomID, userID string) func(testing.TB, *tests.TestApp, 
 	return func(tb testing.TB, app *tests.TestApp, res *http.Response) {
 		tb.Helper()
 		want := roomsReadAt(tb, app, roomID, userID)
-		reads, _ := chatDecode(tb, res)["reads"].(map[string]any)
+		reads, _ := decodeObject(tb, res)["reads"].(map[string]any)
 		if got := reads[userID]; got != want {
 			tb.Errorf("reads[%q] of %q = %v; want %q", userID, roomID, got, want)
-		}
-	}
-}
-
-// roomsCheckReads returns an AfterTestFunc checking that roomID has want
-// stored reads.
-func roomsCheckReads(roomID string, want int) func(testing.TB, *tests.TestApp, *http.Response) {
-	return func(tb testing.TB, app *tests.TestApp, _ *http.Response) {
-		tb.Helper()
-		n, err := app.CountRecords("room_reads", dbx.HashExp{"room": roomID})
-		if err != nil {
-			tb.Fatalf("count reads: %v", err)
-		}
-		if n != int64(want) {
-			tb.Errorf("reads of %q = %d; want %d", roomID, n, want)
-		}
-	}
-}
-
-// roomsCheckCount returns an AfterTestFunc checking the number of rooms.
-func roomsCheckCount(want int) func(testing.TB, *tests.TestApp, *http.Response) {
-	return func(tb testing.TB, app *tests.TestApp, _ *http.Response) {
-		tb.Helper()
-		n, err := app.CountRecords("rooms")
-		if err != nil {
-			tb.Fatalf("count rooms: %v", err)
-		}
-		if n != int64(want) {
-			tb.Errorf("rooms = %d; want %d", n, want)
 		}
 	}
 }
@@ -1290,13 +1261,7 @@ func roomsCheckDeleted(roomID string) func(testing.TB, *tests.TestApp, *http.Res
 		if _, err := app.FindRecordById("rooms", roomID); err == nil {
 			tb.Errorf("room %q still exists; want it deleted", roomID)
 		}
-		n, err := app.CountRecords("messages", dbx.HashExp{"room": roomID})
-		if err != nil {
-			tb.Fatalf("count messages: %v", err)
-		}
-		if n != 0 {
-			tb.Errorf("messages of %q = %d; want 0", roomID, n)
-		}
+		checkCount(tb, app, "messages", 0, dbx.HashExp{"room": roomID})
 	}
 }
 

@@ -50,7 +50,7 @@ func (env *signInEnv) signIn(identity, pass string) *httptest.ResponseRecorder {
 	n := env.addresses.Add(1)
 	ip := fmt.Sprintf("10.%d.%d.%d", byte(n>>16), byte(n>>8), byte(n))
 	body, _ := json.Marshal(map[string]string{"identity": identity, "password": pass}) // strings always marshal
-	return usersRequest(env.h, ip, http.MethodPost, "/api/collections/users/auth-with-password", string(body))
+	return serveJSON(env.h, ip, http.MethodPost, "/api/collections/users/auth-with-password", "", string(body))
 }
 
 // mustSignIn fails the test unless the sign-in answers want.

@@ -108,7 +108,7 @@ func testStorageShortage(t *testing.T, shortage storageShortage) {
 		case "free":
 			shortage.free(t)
 		}
-		status, body := chatDo(t, srv, step.method, step.path, tokens[step.as], step.body)
+		status, body := doJSON(t, srv, step.method, step.path, tokens[step.as], step.body)
 		if status != step.status {
 			t.Errorf("%s: %s %s = %d %s; want %d", step.name, step.method, step.path, status, body, step.status)
 		}
@@ -128,9 +128,7 @@ func testStorageShortage(t *testing.T, shortage storageShortage) {
 	if _, err := app.FindAuthRecordByEmail("users", "erin@example.com"); err == nil {
 		t.Errorf("FindAuthRecordByEmail(%q) = found; want the refused sign-up absent", "erin@example.com")
 	}
-	if n, err := app.CountRecords("posts"); err != nil || n != 2 {
-		t.Errorf("CountRecords(posts) = %d, %v; want 2 (the refused post absent)", n, err)
-	}
+	checkCount(t, app, "posts", 2) // the refused post absent
 }
 
 // storageTmpfs mounts a 16 MB tmpfs and puts the test app's data dir on

@@ -2,9 +2,7 @@ package hooks_test
 
 import (
 	"fmt"
-	"io"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"strings"
 	"testing"
@@ -23,27 +21,6 @@ func usersHiddenEmails(viewer string) []string {
 		}
 	}
 	return hidden
-}
-
-// usersHeaders merges header maps; later maps win.
-func usersHeaders(maps ...map[string]string) map[string]string {
-	merged := map[string]string{}
-	for _, m := range maps {
-		for k, v := range m {
-			merged[k] = v
-		}
-	}
-	return merged
-}
-
-// usersRecordExists fails the test unless the record id of collection exists (or, with
-// want false, unless it is gone).
-func usersRecordExists(tb testing.TB, app core.App, collection, id string, want bool) {
-	tb.Helper()
-	_, err := app.FindRecordById(collection, id)
-	if got := err == nil; got != want {
-		tb.Errorf("FindRecordById(%q, %q) found = %v (err %v); want %v", collection, id, got, err, want)
-	}
 }
 
 // TestUsersAccess covers the contract's users section per actor: signed-in
@@ -250,7 +227,7 @@ func TestUsersAccess(t *testing.T) {
 			ExpectedStatus:  404,
 			ExpectedContent: []string{`"status":404`},
 			AfterTestFunc: func(tb testing.TB, app *tests.TestApp, _ *http.Response) {
-				usersRecordExists(tb, app, "users", alice, true)
+				checkExists(tb, app, "users", alice, true)
 			},
 		},
 		{
@@ -261,7 +238,7 @@ func TestUsersAccess(t *testing.T) {
 			ExpectedStatus:  404,
 			ExpectedContent: []string{`"status":404`},
 			AfterTestFunc: func(tb testing.TB, app *tests.TestApp, _ *http.Response) {
-				usersRecordExists(tb, app, "users", alice, true)
+				checkExists(tb, app, "users", alice, true)
 			},
 		},
 		{
@@ -271,7 +248,7 @@ func TestUsersAccess(t *testing.T) {
 			Headers:        auth(alice),
 			ExpectedStatus: 204,
 			AfterTestFunc: func(tb testing.TB, app *tests.TestApp, _ *http.Response) {
-				usersRecordExists(tb, app, "users", alice, false)
+				checkExists(tb, app, "users", alice, false)
 			},
 		},
 		{
@@ -281,7 +258,7 @@ func TestUsersAccess(t *testing.T) {
 			Headers:        auth("superuser"),
 			ExpectedStatus: 204,
 			AfterTestFunc: func(tb testing.TB, app *tests.TestApp, _ *http.Response) {
-				usersRecordExists(tb, app, "users", alice, false)
+				checkExists(tb, app, "users", alice, false)
 			},
 		},
 	}
@@ -387,33 +364,18 @@ func TestUsersEmailsHiddenThroughOtherCollections(t *testing.T) {
 	}
 }
 
-// usersRequest sends one JSON request to h from the client address ip and
-// returns the recorded answer.
-func usersRequest(h http.Handler, ip, method, target, body string) *httptest.ResponseRecorder {
-	var reader io.Reader
-	if body != "" {
-		reader = strings.NewReader(body)
-	}
-	req := httptest.NewRequest(method, target, reader)
-	req.RemoteAddr = ip + ":40000"
-	req.Header.Set("Content-Type", "application/json")
-	rec := httptest.NewRecorder()
-	h.ServeHTTP(rec, req)
-	return rec
-}
-
 // TestUsersSignUpThenSignIn checks that registration is open and needs no
 // e-mail verification: a new account signs in with its password at once.
 func TestUsersSignUpThenSignIn(t *testing.T) {
 	h := appHandler(t, newTestApp(t))
 
-	signUp := usersRequest(h, "192.0.2.10", http.MethodPost, "/api/collections/users/records",
+	signUp := serveJSON(h, "192.0.2.10", http.MethodPost, "/api/collections/users/records", "",
 		`{"email":"zoe@example.com","password":"password123","passwordConfirm":"password123"}`)
 	if signUp.Code != http.StatusOK {
 		t.Fatalf("sign up: status = %d; want %d\n%s", signUp.Code, http.StatusOK, signUp.Body)
 	}
 
-	signIn := usersRequest(h, "192.0.2.10", http.MethodPost, "/api/collections/users/auth-with-password",
+	signIn := serveJSON(h, "192.0.2.10", http.MethodPost, "/api/collections/users/auth-with-password", "",
 		`{"identity":"zoe@example.com","password":"password123"}`)
 	if signIn.Code != http.StatusOK {
 		t.Fatalf("sign in: status = %d; want %d\n%s", signIn.Code, http.StatusOK, signIn.Body)
@@ -469,15 +431,15 @@ func TestUsersRateLimits(t *testing.T) {
 			const attacker, neighbour = "192.0.2.66", "192.0.2.77"
 
 			for i := 1; i <= limit; i++ {
-				if got := usersRequest(h, attacker, http.MethodPost, c.target, c.body(i)); got.Code != c.allowed {
+				if got := serveJSON(h, attacker, http.MethodPost, c.target, "", c.body(i)); got.Code != c.allowed {
 					t.Fatalf("request %d: status = %d; want %d\n%s", i, got.Code, c.allowed, got.Body)
 				}
 			}
-			got := usersRequest(h, attacker, http.MethodPost, c.target, c.body(limit+1))
+			got := serveJSON(h, attacker, http.MethodPost, c.target, "", c.body(limit+1))
 			if got.Code != http.StatusTooManyRequests {
 				t.Errorf("request %d: status = %d; want %d\n%s", limit+1, got.Code, http.StatusTooManyRequests, got.Body)
 			}
-			if got := usersRequest(h, neighbour, http.MethodPost, c.target, c.body(limit+2)); got.Code != c.allowed {
+			if got := serveJSON(h, neighbour, http.MethodPost, c.target, "", c.body(limit+2)); got.Code != c.allowed {
 				t.Errorf("request from another address: status = %d; want %d\n%s", got.Code, c.allowed, got.Body)
 			}
 		})
@@ -487,10 +449,10 @@ func TestUsersRateLimits(t *testing.T) {
 		h := appHandler(t, newTestApp(t))
 		const attacker = "192.0.2.66"
 		for i := 1; i <= limit; i++ {
-			usersRequest(h, attacker, http.MethodPost, "/api/collections/users/auth-with-password",
+			serveJSON(h, attacker, http.MethodPost, "/api/collections/users/auth-with-password", "",
 				`{"identity":"`+emails[alice]+`","password":"wrong-guess"}`)
 		}
-		got := usersRequest(h, attacker, http.MethodPost, "/api/collections/users/auth-with-password",
+		got := serveJSON(h, attacker, http.MethodPost, "/api/collections/users/auth-with-password", "",
 			`{"identity":"`+emails[alice]+`","password":"`+password+`"}`)
 		if got.Code != http.StatusTooManyRequests {
 			t.Errorf("sign in with the right password: status = %d; want %d\n%s", got.Code, http.StatusTooManyRequests, got.Body)
