@@ -197,7 +197,7 @@ func TestChatButtonConcurrentPresses(t *testing.T) {
 
 	app := newTestApp(t)
 	buyerTokens := map[string]string{bob: tokens[bob], carol: tokens[carol], dave: tokens[dave]}
-	for _, id := range roomsNewUsers(t, app, 2) {
+	for _, id := range saveExtraUsers(t, app, 2) {
 		user, err := app.FindRecordById("users", id)
 		if err != nil {
 			t.Fatalf("find user %q: %v", id, err)

@@ -241,3 +241,59 @@ func appHandler(tb testing.TB, app core.App, middlewares ...*hook.Handler[*core.
 	}
 	return mux
 }
+
+// actorName names a fixture user id (or "superuser", or "" for a
+// guest) in scenario names.
+func actorName(id string) string {
+	switch id {
+	case "":
+		return "guest"
+	case alice:
+		return "alice"
+	case bob:
+		return "bob"
+	case carol:
+		return "carol"
+	case dave:
+		return "dave"
+	case erin:
+		return "erin"
+	}
+	return id
+}
+
+// extraUserIDs are the ids saveExtraUsers gives its first n users.
+func extraUserIDs(n int) []string {
+	ids := make([]string, n)
+	for i := range ids {
+		ids[i] = fmt.Sprintf("extrauser%06d", i)
+	}
+	return ids
+}
+
+// saveExtraUsers saves n users with the ids extraUserIDs(n) and returns
+// those ids. They share alice's password hash (hashing 50 passwords would
+// dominate the test's time).
+func saveExtraUsers(tb testing.TB, app core.App, n int) []string {
+	tb.Helper()
+	a, err := app.FindRecordById("users", alice)
+	if err != nil {
+		tb.Fatalf("find alice: %v", err)
+	}
+	users, err := app.FindCollectionByNameOrId("users")
+	if err != nil {
+		tb.Fatalf("find users: %v", err)
+	}
+	ids := extraUserIDs(n)
+	for _, id := range ids {
+		u := core.NewRecord(users)
+		u.Id = id
+		u.SetEmail(id + "@example.com")
+		u.SetRaw("password", &core.PasswordFieldValue{Hash: a.GetString("password:hash")})
+		u.Set("name", "Extra")
+		if err := app.Save(u); err != nil {
+			tb.Fatalf("save user %q: %v", id, err)
+		}
+	}
+	return ids
+}

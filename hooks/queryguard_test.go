@@ -34,7 +34,7 @@ func TestQueryGuard(t *testing.T) {
 	}
 	refused := func(name, actor, target, param string) tests.ApiScenario {
 		return tests.ApiScenario{
-			Name: name + " as " + roomsActorName(actor) + ": 400 naming " + param, Method: http.MethodGet, URL: target,
+			Name: name + " as " + actorName(actor) + ": 400 naming " + param, Method: http.MethodGet, URL: target,
 			Headers: auth(actor), ExpectedStatus: http.StatusBadRequest,
 			ExpectedContent:    []string{`"data":{"` + param + `":{"code":"validation_` + param + `_not_allowed"`},
 			NotExpectedContent: roomsSecrets,
@@ -42,7 +42,7 @@ func TestQueryGuard(t *testing.T) {
 	}
 	allowed := func(name, actor, target string, content ...string) tests.ApiScenario {
 		return tests.ApiScenario{
-			Name: name + " as " + roomsActorName(actor), Method: http.MethodGet, URL: target,
+			Name: name + " as " + actorName(actor), Method: http.MethodGet, URL: target,
 			Headers: auth(actor), ExpectedStatus: http.StatusOK, ExpectedContent: content,
 			ExpectedEvents: map[string]int{"*": 0, "OnRecordsListRequest": 1, "OnRecordEnrich": len(content) - 1},
 		}
@@ -292,4 +292,26 @@ func realtimeAttackerChannels(ids map[string]string) []matrixQuery {
 		q("posts", "sort", "author.email:lower"),
 		q("posts", "filter", `price > 0`), // allowed: the control hears it
 	}
+}
+
+// TestRealtimeQueryGuard: subscription options may not filter through a
+// hidden back-relation or sort by e-mail either (the records API refuses
+// the same, see TestAccessMatrix).
+func TestRealtimeQueryGuard(t *testing.T) {
+	s := newRealtimeServer(t)
+	c := s.connect(t, carol)
+	for _, query := range []map[string]string{
+		{"filter": `rooms_via_post.id != ""`},
+		{"sort": "-author.email"},
+	} {
+		status, body := s.request(t, http.MethodPost, "/api/realtime", carol, map[string]any{
+			"clientId": c.id, "subscriptions": []string{withOptions("posts/*", query)},
+		})
+		if status != http.StatusBadRequest || !strings.Contains(string(body), "not allowed") {
+			t.Errorf("subscribe posts/* with %v: %d %s; want 400 not allowed", query, status, body)
+		}
+	}
+	s.mustRequest(t, http.MethodPost, "/api/realtime", carol, map[string]any{
+		"clientId": c.id, "subscriptions": []string{withOptions("posts/*", map[string]string{"filter": `status = "selling"`})},
+	}, http.StatusNoContent)
 }
