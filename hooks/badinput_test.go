@@ -161,6 +161,7 @@ func TestBadInputMalformedBodies(t *testing.T) {
 			Headers:        auth(alice),
 			Body:           strings.NewReader(room + `"text":"hi"`),
 			ExpectedStatus: 400,
+			ExpectedEvents: noEvents,
 		},
 		{
 			Name:           "message: a trailing comma",
@@ -169,6 +170,7 @@ func TestBadInputMalformedBodies(t *testing.T) {
 			Headers:        auth(alice),
 			Body:           strings.NewReader(room + `"text":"hi",}`),
 			ExpectedStatus: 400,
+			ExpectedEvents: noEvents,
 		},
 		{
 			Name:           "message: a JSON array",
@@ -177,6 +179,7 @@ func TestBadInputMalformedBodies(t *testing.T) {
 			Headers:        auth(alice),
 			Body:           strings.NewReader(`["` + roomBike + `","hi"]`),
 			ExpectedStatus: 400,
+			ExpectedEvents: noEvents,
 		},
 		{
 			Name:           "message: a JSON string",
@@ -185,6 +188,7 @@ func TestBadInputMalformedBodies(t *testing.T) {
 			Headers:        auth(alice),
 			Body:           strings.NewReader(`"hi"`),
 			ExpectedStatus: 400,
+			ExpectedEvents: noEvents,
 		},
 		{
 			Name:           "message: JSON null",
@@ -193,6 +197,7 @@ func TestBadInputMalformedBodies(t *testing.T) {
 			Headers:        auth(alice),
 			Body:           strings.NewReader(`null`),
 			ExpectedStatus: 400,
+			ExpectedEvents: createInvalidEvents,
 		},
 		{
 			Name:           "message: 20,000 nested arrays",
@@ -201,6 +206,7 @@ func TestBadInputMalformedBodies(t *testing.T) {
 			Headers:        auth(alice),
 			Body:           strings.NewReader(room + `"text":` + strings.Repeat("[", 20000)),
 			ExpectedStatus: 400,
+			ExpectedEvents: noEvents,
 		},
 		{
 			Name:           "message: a duplicate key",
@@ -209,6 +215,7 @@ func TestBadInputMalformedBodies(t *testing.T) {
 			Headers:        auth(alice),
 			Body:           strings.NewReader(room + `"text":"hi","text":"again"}`),
 			ExpectedStatus: 400,
+			ExpectedEvents: noEvents,
 		},
 		{
 			Name:           "message: a lone surrogate escape",
@@ -217,6 +224,7 @@ func TestBadInputMalformedBodies(t *testing.T) {
 			Headers:        auth(alice),
 			Body:           strings.NewReader(room + `"text":"a\ud800b"}`),
 			ExpectedStatus: 400,
+			ExpectedEvents: noEvents,
 		},
 		{
 			Name:           "message: text/plain",
@@ -225,6 +233,7 @@ func TestBadInputMalformedBodies(t *testing.T) {
 			Headers:        headersOf(alice, "text/plain"),
 			Body:           strings.NewReader("hi"),
 			ExpectedStatus: 400,
+			ExpectedEvents: noEvents,
 		},
 		{
 			Name:           "post: a number beyond float64",
@@ -233,6 +242,7 @@ func TestBadInputMalformedBodies(t *testing.T) {
 			Headers:        auth(alice),
 			Body:           strings.NewReader(`{"title":"Bike","price":1e400}`),
 			ExpectedStatus: 400,
+			ExpectedEvents: noEvents,
 		},
 		{
 			Name:           "room: truncated JSON",
@@ -241,6 +251,7 @@ func TestBadInputMalformedBodies(t *testing.T) {
 			Headers:        auth(alice),
 			Body:           strings.NewReader(`{"participants":["` + alice + `","` + bob + `"]`),
 			ExpectedStatus: 400,
+			ExpectedEvents: noEvents,
 		},
 		{
 			Name:           "invite: truncated JSON",
@@ -249,6 +260,7 @@ func TestBadInputMalformedBodies(t *testing.T) {
 			Headers:        auth(alice),
 			Body:           strings.NewReader(`{"participants+":"` + carol + `"`),
 			ExpectedStatus: 400,
+			ExpectedEvents: noEvents,
 		},
 		{
 			Name:           "sign-up: truncated JSON",
@@ -256,6 +268,7 @@ func TestBadInputMalformedBodies(t *testing.T) {
 			URL:            badInputUsers,
 			Body:           strings.NewReader(`{"email":"new@example.com","password":"password123","passwordConfirm":"password123"`),
 			ExpectedStatus: 400,
+			ExpectedEvents: noEvents,
 		},
 		{
 			Name:           "name change: truncated JSON",
@@ -264,6 +277,7 @@ func TestBadInputMalformedBodies(t *testing.T) {
 			Headers:        auth(carol),
 			Body:           strings.NewReader(`{"name":"Mallory"`),
 			ExpectedStatus: 400,
+			ExpectedEvents: noEvents,
 		},
 		{
 			Name:           "chat button: truncated JSON",
@@ -272,6 +286,7 @@ func TestBadInputMalformedBodies(t *testing.T) {
 			Headers:        auth(carol),
 			Body:           strings.NewReader(`{"hello":`),
 			ExpectedStatus: 400,
+			ExpectedEvents: noEvents,
 		},
 		{
 			Name:    "multipart: the body's boundary is not the header's",
@@ -281,6 +296,7 @@ func TestBadInputMalformedBodies(t *testing.T) {
 			Body: strings.NewReader(badInputPart("ABC", "room", roomBike) +
 				badInputPart("ABC", "text", "hi") + "--ABC--\r\n"),
 			ExpectedStatus: 400,
+			ExpectedEvents: noEvents,
 		},
 		{
 			Name:    "multipart: no boundary in the header",
@@ -290,6 +306,7 @@ func TestBadInputMalformedBodies(t *testing.T) {
 			Body: strings.NewReader(badInputPart("ABC", "room", roomBike) +
 				badInputPart("ABC", "text", "hi") + "--ABC--\r\n"),
 			ExpectedStatus: 400,
+			ExpectedEvents: noEvents,
 		},
 		{
 			Name:    "multipart: no closing boundary",
@@ -299,6 +316,7 @@ func TestBadInputMalformedBodies(t *testing.T) {
 			Body: strings.NewReader(badInputPart("ABC", "room", roomBike) +
 				"--ABC\r\nContent-Disposition: form-data; name=\"text\"\r\n\r\nhi"),
 			ExpectedStatus: 400,
+			ExpectedEvents: noEvents,
 		},
 		{
 			Name:           "multipart: a part with a broken header",
@@ -307,6 +325,7 @@ func TestBadInputMalformedBodies(t *testing.T) {
 			Headers:        headersOf(alice, "multipart/form-data; boundary=ABC"),
 			Body:           strings.NewReader("--ABC\r\nContent-Disposition form-data name=text\r\n\r\nhi\r\n--ABC--\r\n"),
 			ExpectedStatus: 400,
+			ExpectedEvents: noEvents,
 		},
 		{
 			Name:           "multipart: no parts at all",
@@ -315,6 +334,7 @@ func TestBadInputMalformedBodies(t *testing.T) {
 			Headers:        headersOf(alice, "multipart/form-data; boundary=ABC"),
 			Body:           strings.NewReader("garbage"),
 			ExpectedStatus: 400,
+			ExpectedEvents: noEvents,
 		},
 		{
 			Name:           "multipart: empty",
@@ -323,6 +343,7 @@ func TestBadInputMalformedBodies(t *testing.T) {
 			Headers:        headersOf(alice, "multipart/form-data; boundary=ABC"),
 			Body:           strings.NewReader(""),
 			ExpectedStatus: 400,
+			ExpectedEvents: noEvents,
 		},
 	}
 	for _, s := range scenarios {
@@ -345,6 +366,7 @@ func TestBadInputWrongTypes(t *testing.T) {
 			Headers:         auth(alice),
 			Body:            strings.NewReader(`{"title":"Bike","price":"abc"}`),
 			ExpectedStatus:  400,
+			ExpectedEvents:  createRefusedEvents,
 			ExpectedContent: badInputNaming(400, "price", ""),
 		},
 		{
@@ -354,6 +376,7 @@ func TestBadInputWrongTypes(t *testing.T) {
 			Headers:         formHeaders,
 			Body:            form,
 			ExpectedStatus:  400,
+			ExpectedEvents:  createRefusedEvents,
 			ExpectedContent: badInputNaming(400, "price", ""),
 		},
 		{
@@ -363,6 +386,7 @@ func TestBadInputWrongTypes(t *testing.T) {
 			Headers:         auth(alice),
 			Body:            strings.NewReader(`{"price":"abc"}`),
 			ExpectedStatus:  400,
+			ExpectedEvents:  updateRefusedEvents,
 			ExpectedContent: badInputNaming(400, "price", ""),
 		},
 		{
@@ -372,6 +396,7 @@ func TestBadInputWrongTypes(t *testing.T) {
 			Headers:         auth(alice),
 			Body:            strings.NewReader(`{"title":"Bike","price":{"amount":5}}`),
 			ExpectedStatus:  400,
+			ExpectedEvents:  createRefusedEvents,
 			ExpectedContent: badInputNaming(400, "price", ""),
 		},
 		{
@@ -381,6 +406,7 @@ func TestBadInputWrongTypes(t *testing.T) {
 			Headers:         auth(alice),
 			Body:            strings.NewReader(`{"title":"Bike","price":1.5}`),
 			ExpectedStatus:  400,
+			ExpectedEvents:  createInvalidEvents,
 			ExpectedContent: badInputNaming(400, "price", "validation_only_int_constraint"),
 		},
 		{
@@ -390,6 +416,7 @@ func TestBadInputWrongTypes(t *testing.T) {
 			Headers:         auth(alice),
 			Body:            strings.NewReader(`{"title":"Bike","price":-1}`),
 			ExpectedStatus:  400,
+			ExpectedEvents:  createInvalidEvents,
 			ExpectedContent: badInputNaming(400, "price", "validation_min_number_constraint"),
 		},
 		{
@@ -399,6 +426,7 @@ func TestBadInputWrongTypes(t *testing.T) {
 			Headers:         auth(alice),
 			Body:            strings.NewReader(`{"title":{"text":"Bike"},"price":5}`),
 			ExpectedStatus:  400,
+			ExpectedEvents:  createRefusedEvents,
 			ExpectedContent: badInputNaming(400, "title", ""),
 		},
 		{
@@ -408,6 +436,7 @@ func TestBadInputWrongTypes(t *testing.T) {
 			Headers:         auth(alice),
 			Body:            strings.NewReader(`{"title":"Bike","status":5}`),
 			ExpectedStatus:  400,
+			ExpectedEvents:  createInvalidEvents,
 			ExpectedContent: badInputNaming(400, "status", "validation_invalid_value"),
 		},
 		{
@@ -417,6 +446,7 @@ func TestBadInputWrongTypes(t *testing.T) {
 			Headers:         auth(alice),
 			Body:            strings.NewReader(`{"participants":5}`),
 			ExpectedStatus:  400,
+			ExpectedEvents:  createRefusedEvents,
 			ExpectedContent: badInputNaming(400, "participants", ""),
 		},
 		{
@@ -426,6 +456,7 @@ func TestBadInputWrongTypes(t *testing.T) {
 			Headers:         auth(alice),
 			Body:            strings.NewReader(`{"participants":{"first":"` + alice + `","second":"` + bob + `"}}`),
 			ExpectedStatus:  400,
+			ExpectedEvents:  createRefusedEvents,
 			ExpectedContent: badInputNaming(400, "participants", ""),
 		},
 		{
@@ -435,6 +466,7 @@ func TestBadInputWrongTypes(t *testing.T) {
 			Headers:         auth(alice),
 			Body:            strings.NewReader(`{"room":"` + roomBike + `","text":{"body":"hi"}}`),
 			ExpectedStatus:  400,
+			ExpectedEvents:  createRefusedEvents,
 			ExpectedContent: badInputNaming(400, "text", ""),
 		},
 		{
@@ -444,6 +476,7 @@ func TestBadInputWrongTypes(t *testing.T) {
 			Headers:         auth(carol),
 			Body:            strings.NewReader(`{"name":{"first":"Carol"}}`),
 			ExpectedStatus:  400,
+			ExpectedEvents:  updateRefusedEvents,
 			ExpectedContent: badInputNaming(400, "name", ""),
 		},
 		{
@@ -453,6 +486,7 @@ func TestBadInputWrongTypes(t *testing.T) {
 			Headers:         auth(carol),
 			Body:            strings.NewReader(`{"name":["Carol"]}`),
 			ExpectedStatus:  400,
+			ExpectedEvents:  updateRefusedEvents,
 			ExpectedContent: badInputNaming(400, "name", ""),
 		},
 	}
@@ -536,6 +570,7 @@ func TestBadInputOversizedBodies(t *testing.T) {
 			Headers:        auth(alice),
 			Body:           bytes.NewReader(declared),
 			ExpectedStatus: 413,
+			ExpectedEvents: noEvents,
 		},
 		{
 			Name:           fmt.Sprintf("room: %d bytes streamed", roomsLimit+1),
@@ -544,6 +579,7 @@ func TestBadInputOversizedBodies(t *testing.T) {
 			Headers:        auth(alice),
 			Body:           roomJSON(),
 			ExpectedStatus: 413,
+			ExpectedEvents: noEvents,
 		},
 		{
 			Name:    fmt.Sprintf("message: %d bytes streamed", messagesLimit+1),
@@ -556,6 +592,7 @@ func TestBadInputOversizedBodies(t *testing.T) {
 				size:   messagesLimit + 1,
 			},
 			ExpectedStatus: 413,
+			ExpectedEvents: noEvents,
 		},
 		{
 			Name:   fmt.Sprintf("sign-up: %d bytes streamed", usersLimit+1),
@@ -567,6 +604,7 @@ func TestBadInputOversizedBodies(t *testing.T) {
 				size:   usersLimit + 1,
 			},
 			ExpectedStatus: 413,
+			ExpectedEvents: noEvents,
 		},
 		{
 			Name:           fmt.Sprintf("chat button: %d bytes with Content-Length", apis.DefaultMaxBodySize+1),
@@ -575,6 +613,7 @@ func TestBadInputOversizedBodies(t *testing.T) {
 			Headers:        auth(carol),
 			Body:           bytes.NewReader(bytes.Repeat([]byte(" "), int(apis.DefaultMaxBodySize)+1)),
 			ExpectedStatus: 413,
+			ExpectedEvents: noEvents,
 		},
 		{
 			Name:    fmt.Sprintf("chat button: %d bytes streamed", apis.DefaultMaxBodySize+1),
@@ -587,6 +626,7 @@ func TestBadInputOversizedBodies(t *testing.T) {
 				size:   apis.DefaultMaxBodySize + 1,
 			},
 			ExpectedStatus: 413,
+			ExpectedEvents: noEvents,
 		},
 	}
 	for _, s := range scenarios {

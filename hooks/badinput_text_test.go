@@ -31,6 +31,7 @@ func TestBadInputInvalidUTF8(t *testing.T) {
 			Headers:         auth(alice),
 			Body:            strings.NewReader(`{"room":"` + roomBike + `","text":"` + bad + `"}`),
 			ExpectedStatus:  400,
+			ExpectedEvents:  noEvents,
 			ExpectedContent: []string{`"status":400`},
 		},
 		{
@@ -40,6 +41,7 @@ func TestBadInputInvalidUTF8(t *testing.T) {
 			Headers:         auth(alice),
 			Body:            strings.NewReader(`{"title":"` + bad + `"}`),
 			ExpectedStatus:  400,
+			ExpectedEvents:  noEvents,
 			ExpectedContent: []string{`"status":400`},
 		},
 		{
@@ -49,6 +51,7 @@ func TestBadInputInvalidUTF8(t *testing.T) {
 			Headers:         auth(carol),
 			Body:            strings.NewReader("{\"name\":\"a\xed\xa0\x80b\"}"),
 			ExpectedStatus:  400,
+			ExpectedEvents:  noEvents,
 			ExpectedContent: []string{`"status":400`},
 		},
 		{
@@ -57,6 +60,7 @@ func TestBadInputInvalidUTF8(t *testing.T) {
 			URL:             badInputUsers,
 			Body:            strings.NewReader(`{"email":"new@example.com","password":"password123","passwordConfirm":"password123","name":"` + bad + `"}`),
 			ExpectedStatus:  400,
+			ExpectedEvents:  noEvents,
 			ExpectedContent: []string{`"status":400`},
 		},
 		{
@@ -66,6 +70,7 @@ func TestBadInputInvalidUTF8(t *testing.T) {
 			Headers:         messageHeaders,
 			Body:            messageForm,
 			ExpectedStatus:  400,
+			ExpectedEvents:  createInvalidEvents,
 			ExpectedContent: badInputNaming(400, "text", ""),
 		},
 		{
@@ -75,6 +80,7 @@ func TestBadInputInvalidUTF8(t *testing.T) {
 			Headers:         titleHeaders,
 			Body:            titleForm,
 			ExpectedStatus:  400,
+			ExpectedEvents:  createInvalidEvents,
 			ExpectedContent: badInputNaming(400, "title", ""),
 		},
 		{
@@ -84,6 +90,7 @@ func TestBadInputInvalidUTF8(t *testing.T) {
 			Headers:         bodyHeaders,
 			Body:            bodyForm,
 			ExpectedStatus:  400,
+			ExpectedEvents:  createInvalidEvents,
 			ExpectedContent: badInputNaming(400, "body", ""),
 		},
 		{
@@ -93,6 +100,7 @@ func TestBadInputInvalidUTF8(t *testing.T) {
 			Headers:         nameHeaders,
 			Body:            nameForm,
 			ExpectedStatus:  400,
+			ExpectedEvents:  updateInvalidEvents,
 			ExpectedContent: badInputNaming(400, "name", ""),
 		},
 		{
@@ -102,6 +110,7 @@ func TestBadInputInvalidUTF8(t *testing.T) {
 			Headers:         headersOf(alice, "application/x-www-form-urlencoded"),
 			Body:            strings.NewReader("title=caf%E9+%FF%FE&price=5"),
 			ExpectedStatus:  400,
+			ExpectedEvents:  createInvalidEvents,
 			ExpectedContent: badInputNaming(400, "title", ""),
 		},
 	}
@@ -127,6 +136,7 @@ func TestBadInputNames(t *testing.T) {
 			Headers:         auth(carol),
 			Body:            jsonBody(t, map[string]any{"name": dirty}),
 			ExpectedStatus:  200,
+			ExpectedEvents:  updatedEvents,
 			ExpectedContent: []string{`"name":"` + clean + `"`},
 			AfterTestFunc:   badInputStored("users", "name", clean),
 		},
@@ -137,6 +147,7 @@ func TestBadInputNames(t *testing.T) {
 			Headers:         formHeaders,
 			Body:            form,
 			ExpectedStatus:  200,
+			ExpectedEvents:  updatedEvents,
 			ExpectedContent: []string{`"name":"` + clean + `"`},
 			AfterTestFunc:   badInputStored("users", "name", clean),
 		},
@@ -146,6 +157,7 @@ func TestBadInputNames(t *testing.T) {
 			URL:             badInputUsers,
 			Body:            jsonBody(t, map[string]any{"email": "new@example.com", "password": password, "passwordConfirm": password, "name": dirty}),
 			ExpectedStatus:  200,
+			ExpectedEvents:  createdEvents,
 			ExpectedContent: []string{`"name":"` + clean + `"`},
 			AfterTestFunc:   badInputStored("users", "name", clean),
 		},
@@ -156,6 +168,7 @@ func TestBadInputNames(t *testing.T) {
 			Headers:         auth(carol),
 			Body:            jsonBody(t, map[string]any{"name": "\u202e\u0000\u2066\u200f\t"}),
 			ExpectedStatus:  200,
+			ExpectedEvents:  updatedEvents,
 			ExpectedContent: []string{`"name":""`},
 			AfterTestFunc:   badInputStored("users", "name", ""),
 		},
@@ -166,6 +179,7 @@ func TestBadInputNames(t *testing.T) {
 			Headers:         auth(carol),
 			Body:            jsonBody(t, map[string]any{"name": "Carol" + strings.Repeat("\u200f", 60)}),
 			ExpectedStatus:  200,
+			ExpectedEvents:  updatedEvents,
 			ExpectedContent: []string{`"name":"Carol"`},
 			AfterTestFunc:   badInputStored("users", "name", "Carol"),
 		},
@@ -176,6 +190,7 @@ func TestBadInputNames(t *testing.T) {
 			Headers:         auth(carol),
 			Body:            jsonBody(t, map[string]any{"name": strings.Repeat("e\u0301", 50)}),
 			ExpectedStatus:  200,
+			ExpectedEvents:  updatedEvents,
 			ExpectedContent: []string{`"name":"` + strings.Repeat("é", 50) + `"`},
 			AfterTestFunc:   badInputStored("users", "name", strings.Repeat("é", 50)),
 		},
@@ -186,6 +201,7 @@ func TestBadInputNames(t *testing.T) {
 			Headers:         auth(alice),
 			Body:            jsonBody(t, map[string]any{"room": roomBike, "text": "a\u0000b\u202ec\u0007"}),
 			ExpectedStatus:  200,
+			ExpectedEvents:  createdEvents,
 			ExpectedContent: []string{`"room":"` + roomBike + `"`},
 			AfterTestFunc:   badInputStored("messages", "text", "a\u0000b\u202ec\u0007"),
 		},
@@ -214,6 +230,7 @@ func TestBadInputLongStrings(t *testing.T) {
 			Headers:         auth(alice),
 			Body:            jsonBody(t, map[string]any{"room": roomBike, "text": emoji(10000)}),
 			ExpectedStatus:  400,
+			ExpectedEvents:  createInvalidEvents,
 			ExpectedContent: tooLong("text"),
 		},
 		{
@@ -223,6 +240,7 @@ func TestBadInputLongStrings(t *testing.T) {
 			Headers:         auth(alice),
 			Body:            jsonBody(t, map[string]any{"room": roomBike, "text": emoji(2001)}),
 			ExpectedStatus:  400,
+			ExpectedEvents:  createInvalidEvents,
 			ExpectedContent: tooLong("text"),
 		},
 		{
@@ -232,6 +250,7 @@ func TestBadInputLongStrings(t *testing.T) {
 			Headers:         messageHeaders,
 			Body:            messageForm,
 			ExpectedStatus:  400,
+			ExpectedEvents:  createInvalidEvents,
 			ExpectedContent: tooLong("text"),
 		},
 		{
@@ -241,6 +260,7 @@ func TestBadInputLongStrings(t *testing.T) {
 			Headers:         auth(alice),
 			Body:            jsonBody(t, map[string]any{"title": emoji(10000)}),
 			ExpectedStatus:  400,
+			ExpectedEvents:  createInvalidEvents,
 			ExpectedContent: tooLong("title"),
 		},
 		{
@@ -250,6 +270,7 @@ func TestBadInputLongStrings(t *testing.T) {
 			Headers:         auth(alice),
 			Body:            jsonBody(t, map[string]any{"title": emoji(101)}),
 			ExpectedStatus:  400,
+			ExpectedEvents:  createInvalidEvents,
 			ExpectedContent: tooLong("title"),
 		},
 		{
@@ -259,6 +280,7 @@ func TestBadInputLongStrings(t *testing.T) {
 			Headers:         postHeaders,
 			Body:            postForm,
 			ExpectedStatus:  400,
+			ExpectedEvents:  createInvalidEvents,
 			ExpectedContent: tooLong("title"),
 		},
 		{
@@ -268,6 +290,7 @@ func TestBadInputLongStrings(t *testing.T) {
 			Headers:         auth(alice),
 			Body:            jsonBody(t, map[string]any{"title": "Bike", "body": emoji(10000)}),
 			ExpectedStatus:  400,
+			ExpectedEvents:  createInvalidEvents,
 			ExpectedContent: tooLong("body"),
 		},
 		{
@@ -277,6 +300,7 @@ func TestBadInputLongStrings(t *testing.T) {
 			Headers:         auth(alice),
 			Body:            jsonBody(t, map[string]any{"title": emoji(10000)}),
 			ExpectedStatus:  400,
+			ExpectedEvents:  updateInvalidEvents,
 			ExpectedContent: tooLong("title"),
 		},
 		{
@@ -286,6 +310,7 @@ func TestBadInputLongStrings(t *testing.T) {
 			Headers:         auth(carol),
 			Body:            jsonBody(t, map[string]any{"name": emoji(10000)}),
 			ExpectedStatus:  400,
+			ExpectedEvents:  updateInvalidEvents,
 			ExpectedContent: tooLong("name"),
 		},
 		{
@@ -295,6 +320,7 @@ func TestBadInputLongStrings(t *testing.T) {
 			Headers:         auth(carol),
 			Body:            jsonBody(t, map[string]any{"name": emoji(51)}),
 			ExpectedStatus:  400,
+			ExpectedEvents:  updateInvalidEvents,
 			ExpectedContent: tooLong("name"),
 		},
 		{
@@ -303,6 +329,7 @@ func TestBadInputLongStrings(t *testing.T) {
 			URL:             badInputUsers,
 			Body:            jsonBody(t, map[string]any{"email": "new@example.com", "password": password, "passwordConfirm": password, "name": emoji(10000)}),
 			ExpectedStatus:  400,
+			ExpectedEvents:  createInvalidEvents,
 			ExpectedContent: tooLong("name"),
 		},
 	}
@@ -319,6 +346,7 @@ func TestBadInputLongStrings(t *testing.T) {
 			Headers:         auth(alice),
 			Body:            jsonBody(t, map[string]any{"room": roomBike, "text": emoji(2000)}),
 			ExpectedStatus:  200,
+			ExpectedEvents:  createdEvents,
 			ExpectedContent: []string{`"room":"` + roomBike + `"`},
 			AfterTestFunc: func(tb testing.TB, app *tests.TestApp, res *http.Response) {
 				badInputStored("messages", "text", emoji(2000))(tb, app, res)
@@ -338,6 +366,7 @@ func TestBadInputLongStrings(t *testing.T) {
 			Headers:         auth(alice),
 			Body:            jsonBody(t, map[string]any{"title": emoji(100)}),
 			ExpectedStatus:  200,
+			ExpectedEvents:  createdEvents,
 			ExpectedContent: []string{`"title":"` + emoji(100) + `"`},
 			AfterTestFunc:   badInputStored("posts", "title", emoji(100)),
 		},
@@ -348,6 +377,7 @@ func TestBadInputLongStrings(t *testing.T) {
 			Headers:         auth(carol),
 			Body:            jsonBody(t, map[string]any{"name": emoji(50)}),
 			ExpectedStatus:  200,
+			ExpectedEvents:  updatedEvents,
 			ExpectedContent: []string{`"name":"` + emoji(50) + `"`},
 			AfterTestFunc:   badInputStored("users", "name", emoji(50)),
 		},

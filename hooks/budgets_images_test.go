@@ -188,6 +188,7 @@ func TestBudgetsImagePixels(t *testing.T) {
 		s := budgetsRefused(tests.ApiScenario{
 			Name: r.name, Method: r.method, URL: r.url, Body: body, Headers: headers,
 			ExpectedStatus: http.StatusBadRequest, ExpectedContent: r.want,
+			ExpectedEvents: createOrUpdate(r.method, createInvalidEvents, updateInvalidEvents),
 		})
 		s.Test(t)
 	}
@@ -200,10 +201,10 @@ func TestBudgetsImagePixels(t *testing.T) {
 		{
 			name: "bob creates a post with a small PNG, JPEG, GIF and WebP", actor: bob, method: http.MethodPost, url: budgetsPostsURL,
 			fields: newPost, files: []upload{
-				upload{"images", "small.png", budgetsPNG(t, 640, 480)},
-				upload{"images", "small.jpg", budgetsJPEG(t, 8, 8)},
-				upload{"images", "small.gif", budgetsGIF(t, 1, 1)},
-				upload{"images", "small.webp", budgetsWebP(1000, 1000)},
+				{"images", "small.png", budgetsPNG(t, 640, 480)},
+				{"images", "small.jpg", budgetsJPEG(t, 8, 8)},
+				{"images", "small.gif", budgetsGIF(t, 1, 1)},
+				{"images", "small.webp", budgetsWebP(1000, 1000)},
 			},
 			want: []string{`"images":["small_`},
 		},
@@ -221,6 +222,7 @@ func TestBudgetsImagePixels(t *testing.T) {
 		s := tests.ApiScenario{
 			Name: r.name, Method: r.method, URL: r.url, Body: body, Headers: headers,
 			ExpectedStatus: http.StatusOK, ExpectedContent: r.want, TestAppFactory: newTestApp,
+			ExpectedEvents: createOrUpdate(r.method, createdEvents, updatedEvents),
 		}
 		s.Test(t)
 	}

@@ -208,6 +208,8 @@ func TestBudgetsUploads(t *testing.T) {
 		s := budgetsRefused(tests.ApiScenario{
 			Name: r.name, Method: r.method, URL: r.url, Body: body, Headers: headers, BeforeTestFunc: r.before,
 			ExpectedStatus: http.StatusTooManyRequests, ExpectedContent: r.want,
+			// The budget is counted inside the save's transaction.
+			ExpectedEvents: createOrUpdate(r.method, createFailedEvents, updateFailedEvents),
 		})
 		s.Test(t)
 	}
@@ -268,6 +270,7 @@ func TestBudgetsUploads(t *testing.T) {
 		s := tests.ApiScenario{
 			Name: r.name, Method: r.method, URL: r.url, Body: body, Headers: headers, BeforeTestFunc: r.before,
 			ExpectedStatus: http.StatusOK, ExpectedContent: []string{`"id":"`}, AfterTestFunc: r.after,
+			ExpectedEvents: createOrUpdate(r.method, createdEvents, updatedEvents),
 			TestAppFactory: newTestApp,
 		}
 		s.Test(t)
@@ -420,6 +423,7 @@ func TestBudgetsPostsPerHour(t *testing.T) {
 	}
 	for _, s := range refused {
 		s.ExpectedStatus = http.StatusTooManyRequests
+		s.ExpectedEvents = createFailedEvents // counted inside the insert's transaction
 		s.ExpectedContent = []string{`"status":429`, fmt.Sprintf(`at most %d posts per hour`, hooks.MaxPostsPerWindow)}
 		s = budgetsRefused(s)
 		s.Test(t)
@@ -449,6 +453,7 @@ func TestBudgetsPostsPerHour(t *testing.T) {
 	}
 	for _, s := range accepted {
 		s.ExpectedStatus = http.StatusOK
+		s.ExpectedEvents = createOrUpdate(s.Method, createdEvents, updatedEvents)
 		s.ExpectedContent = []string{`"title":"`}
 		s.TestAppFactory = newTestApp
 		s.Test(t)
@@ -501,6 +506,7 @@ func TestBudgetsCollectionsAreForSuperusers(t *testing.T) {
 			Name: "superuser sets upload_mb_per_day to 0", Method: http.MethodPatch, URL: "/api/collections/budgets/records/" + settingsID,
 			Headers: auth("superuser"), Body: strings.NewReader(`{"upload_mb_per_day":0}`),
 			ExpectedStatus: 400, ExpectedContent: []string{`"upload_mb_per_day":{"code"`},
+			ExpectedEvents: updateInvalidEvents,
 		},
 		{Name: "superuser lists uploads", Method: http.MethodGet, URL: "/api/collections/uploads/records", Headers: auth("superuser"), ExpectedStatus: 200, ExpectedContent: []string{`"totalItems":0`}},
 	}

@@ -355,6 +355,15 @@ var (
 	}
 )
 
+// createOrUpdate is create for a POST and update for any other method:
+// one outcome's hook events for a table that mixes creates and updates.
+func createOrUpdate(method string, create, update map[string]int) map[string]int {
+	if method == http.MethodPost {
+		return create
+	}
+	return update
+}
+
 // Waiting.
 
 // waitFor polls cond until it holds, failing the test after timeout. It
@@ -626,25 +635,6 @@ func (c *realtimeClient) expectNoEvent(tb testing.TB, within time.Duration) {
 		}
 		tb.Errorf("%s received %q: %s; want no event", c.who, ev.name, ev.data)
 	case <-timer.C:
-	}
-}
-
-// drain returns the events waiting and those that arrive until deadline.
-func (c *realtimeClient) drain(deadline time.Time) []sseEvent {
-	events := c.backlog
-	c.backlog = nil
-	timer := time.NewTimer(time.Until(deadline))
-	defer timer.Stop()
-	for {
-		select {
-		case ev, ok := <-c.events:
-			if !ok {
-				return events
-			}
-			events = append(events, ev)
-		case <-timer.C:
-			return events
-		}
 	}
 }
 

@@ -21,6 +21,16 @@ func postsField(tb testing.TB, app core.App, id, field string, want any) {
 	}
 }
 
+// postDeletedEvents: the post is deleted and the room about it updated
+// (its post cleared; the chat stays).
+var postDeletedEvents = map[string]int{
+	"*": 0, "OnRecordDeleteRequest": 1,
+	"OnRecordDelete": 1, "OnModelDelete": 1, "OnRecordDeleteExecute": 1, "OnModelDeleteExecute": 1,
+	"OnRecordAfterDeleteSuccess": 1, "OnModelAfterDeleteSuccess": 1,
+	"OnRecordUpdate": 1, "OnModelUpdate": 1, "OnRecordUpdateExecute": 1, "OnModelUpdateExecute": 1,
+	"OnRecordAfterUpdateSuccess": 1, "OnModelAfterUpdateSuccess": 1,
+}
+
 // TestPostsAccess covers who may list, view, create, update and delete
 // posts: anyone reads; only signed-in users create; only the author (or a
 // superuser) updates and deletes, and to anyone else the post is a 404.
@@ -108,6 +118,7 @@ func TestPostsAccess(t *testing.T) {
 			URL:             "/api/collections/posts/records",
 			Body:            strings.NewReader(`{"title":"Sofa","price":50}`),
 			ExpectedStatus:  400,
+			ExpectedEvents:  noEvents,
 			ExpectedContent: []string{`"status":400`},
 			AfterTestFunc: func(tb testing.TB, app *tests.TestApp, _ *http.Response) {
 				checkCount(tb, app, "posts", 2)
@@ -119,6 +130,7 @@ func TestPostsAccess(t *testing.T) {
 			URL:             "/api/collections/posts/records",
 			Body:            strings.NewReader(`{"title":"Sofa","price":50,"author":"` + alice + `"}`),
 			ExpectedStatus:  400,
+			ExpectedEvents:  noEvents,
 			ExpectedContent: []string{`"status":400`},
 			AfterTestFunc: func(tb testing.TB, app *tests.TestApp, _ *http.Response) {
 				checkCount(tb, app, "posts", 2)
@@ -131,6 +143,7 @@ func TestPostsAccess(t *testing.T) {
 			Body:            strings.NewReader(`{"title":"Sofa","price":50}`),
 			Headers:         auth(bob),
 			ExpectedStatus:  200,
+			ExpectedEvents:  createdEvents,
 			ExpectedContent: []string{`"author":"` + bob + `"`, `"title":"Sofa"`, `"price":50`, `"status":"selling"`},
 			AfterTestFunc: func(tb testing.TB, app *tests.TestApp, _ *http.Response) {
 				checkCount(tb, app, "posts", 3)
@@ -143,6 +156,7 @@ func TestPostsAccess(t *testing.T) {
 			Body:            strings.NewReader(`{"title":"Sofa","author":"` + bob + `"}`),
 			Headers:         auth(bob),
 			ExpectedStatus:  200,
+			ExpectedEvents:  createdEvents,
 			ExpectedContent: []string{`"author":"` + bob + `"`},
 		},
 		{
@@ -152,6 +166,7 @@ func TestPostsAccess(t *testing.T) {
 			Body:            strings.NewReader(`{"title":"Sofa","author":"` + alice + `"}`),
 			Headers:         auth(bob),
 			ExpectedStatus:  400,
+			ExpectedEvents:  createRefusedEvents,
 			ExpectedContent: []string{`"data":{"author":{"code"`},
 			AfterTestFunc: func(tb testing.TB, app *tests.TestApp, _ *http.Response) {
 				checkCount(tb, app, "posts", 2)
@@ -164,6 +179,7 @@ func TestPostsAccess(t *testing.T) {
 			Body:            strings.NewReader(`{"title":"Sofa","author":"nobody000000001"}`),
 			Headers:         auth(bob),
 			ExpectedStatus:  400,
+			ExpectedEvents:  createRefusedEvents,
 			ExpectedContent: []string{`"author":{"code"`},
 		},
 		{
@@ -173,6 +189,7 @@ func TestPostsAccess(t *testing.T) {
 			Body:            strings.NewReader(`{"title":"Sofa","author":["` + bob + `","` + alice + `"]}`),
 			Headers:         auth(bob),
 			ExpectedStatus:  400,
+			ExpectedEvents:  createRefusedEvents,
 			ExpectedContent: []string{`"author":{"code"`},
 		},
 		{
@@ -182,6 +199,7 @@ func TestPostsAccess(t *testing.T) {
 			Body:            strings.NewReader(`{"title":"Chair","author":"` + carol + `"}`),
 			Headers:         auth("superuser"),
 			ExpectedStatus:  200,
+			ExpectedEvents:  createdEvents,
 			ExpectedContent: []string{`"author":"` + carol + `"`, `"status":"selling"`},
 		},
 
@@ -192,6 +210,7 @@ func TestPostsAccess(t *testing.T) {
 			URL:             bikeURL,
 			Body:            strings.NewReader(`{"title":"Stolen"}`),
 			ExpectedStatus:  404,
+			ExpectedEvents:  noEvents,
 			ExpectedContent: []string{`"status":404`},
 			AfterTestFunc: func(tb testing.TB, app *tests.TestApp, _ *http.Response) {
 				postsField(tb, app, postBike, "title", "Bike")
@@ -204,6 +223,7 @@ func TestPostsAccess(t *testing.T) {
 			Body:            strings.NewReader(`{"title":"Stolen"}`),
 			Headers:         auth(bob),
 			ExpectedStatus:  404,
+			ExpectedEvents:  noEvents,
 			ExpectedContent: []string{`"status":404`},
 			AfterTestFunc: func(tb testing.TB, app *tests.TestApp, _ *http.Response) {
 				postsField(tb, app, postBike, "title", "Bike")
@@ -216,6 +236,7 @@ func TestPostsAccess(t *testing.T) {
 			Body:            strings.NewReader(`{"author":"` + bob + `"}`),
 			Headers:         auth(bob),
 			ExpectedStatus:  404,
+			ExpectedEvents:  noEvents,
 			ExpectedContent: []string{`"status":404`},
 			AfterTestFunc: func(tb testing.TB, app *tests.TestApp, _ *http.Response) {
 				postsField(tb, app, postBike, "author", alice)
@@ -228,6 +249,7 @@ func TestPostsAccess(t *testing.T) {
 			Body:            strings.NewReader(`{"title":"Red bike","status":"reserved"}`),
 			Headers:         auth(alice),
 			ExpectedStatus:  200,
+			ExpectedEvents:  updatedEvents,
 			ExpectedContent: []string{`"title":"Red bike"`, `"status":"reserved"`, `"author":"` + alice + `"`},
 			AfterTestFunc: func(tb testing.TB, app *tests.TestApp, _ *http.Response) {
 				postsField(tb, app, postBike, "title", "Red bike")
@@ -240,6 +262,7 @@ func TestPostsAccess(t *testing.T) {
 			Body:            strings.NewReader(`{"author":"` + alice + `","status":"sold"}`),
 			Headers:         auth(alice),
 			ExpectedStatus:  200,
+			ExpectedEvents:  updatedEvents,
 			ExpectedContent: []string{`"status":"sold"`},
 		},
 		{
@@ -249,6 +272,7 @@ func TestPostsAccess(t *testing.T) {
 			Body:            strings.NewReader(`{"author":"` + bob + `"}`),
 			Headers:         auth(alice),
 			ExpectedStatus:  400,
+			ExpectedEvents:  updateRefusedEvents,
 			ExpectedContent: []string{`"data":{"author":{"code"`},
 			AfterTestFunc: func(tb testing.TB, app *tests.TestApp, _ *http.Response) {
 				postsField(tb, app, postBike, "author", alice)
@@ -261,6 +285,7 @@ func TestPostsAccess(t *testing.T) {
 			Body:            strings.NewReader(`{"author":""}`),
 			Headers:         auth(alice),
 			ExpectedStatus:  400,
+			ExpectedEvents:  updateRefusedEvents,
 			ExpectedContent: []string{`"author":{"code"`},
 			AfterTestFunc: func(tb testing.TB, app *tests.TestApp, _ *http.Response) {
 				postsField(tb, app, postBike, "author", alice)
@@ -273,6 +298,7 @@ func TestPostsAccess(t *testing.T) {
 			Body:            strings.NewReader(`{"title":"Moderated"}`),
 			Headers:         auth("superuser"),
 			ExpectedStatus:  200,
+			ExpectedEvents:  updatedEvents,
 			ExpectedContent: []string{`"title":"Moderated"`},
 		},
 
@@ -282,6 +308,7 @@ func TestPostsAccess(t *testing.T) {
 			Method:          http.MethodDelete,
 			URL:             bikeURL,
 			ExpectedStatus:  404,
+			ExpectedEvents:  noEvents,
 			ExpectedContent: []string{`"status":404`},
 			AfterTestFunc: func(tb testing.TB, app *tests.TestApp, _ *http.Response) {
 				checkExists(tb, app, "posts", postBike, true)
@@ -293,6 +320,7 @@ func TestPostsAccess(t *testing.T) {
 			URL:             bikeURL,
 			Headers:         auth(bob),
 			ExpectedStatus:  404,
+			ExpectedEvents:  noEvents,
 			ExpectedContent: []string{`"status":404`},
 			AfterTestFunc: func(tb testing.TB, app *tests.TestApp, _ *http.Response) {
 				checkExists(tb, app, "posts", postBike, true)
@@ -304,6 +332,7 @@ func TestPostsAccess(t *testing.T) {
 			URL:             bikeURL,
 			Headers:         auth(carol),
 			ExpectedStatus:  404,
+			ExpectedEvents:  noEvents,
 			ExpectedContent: []string{`"status":404`},
 			AfterTestFunc: func(tb testing.TB, app *tests.TestApp, _ *http.Response) {
 				checkExists(tb, app, "posts", postBike, true)
@@ -315,6 +344,7 @@ func TestPostsAccess(t *testing.T) {
 			URL:            bikeURL,
 			Headers:        auth(alice),
 			ExpectedStatus: 204,
+			ExpectedEvents: postDeletedEvents,
 			AfterTestFunc:  postsBikeChatKept,
 		},
 		{
@@ -323,6 +353,7 @@ func TestPostsAccess(t *testing.T) {
 			URL:            bikeURL,
 			Headers:        auth("superuser"),
 			ExpectedStatus: 204,
+			ExpectedEvents: postDeletedEvents,
 			AfterTestFunc:  postsBikeChatKept,
 		},
 	}
@@ -395,9 +426,11 @@ func TestPostsFields(t *testing.T) {
 		}
 		if c.named == "" {
 			s.ExpectedStatus = 200
+			s.ExpectedEvents = createdEvents
 			s.ExpectedContent = append([]string{`"author":"` + bob + `"`}, c.want...)
 		} else {
 			s.ExpectedStatus = 400
+			s.ExpectedEvents = createInvalidEvents
 			s.ExpectedContent = []string{`"` + c.named + `":{"code"`}
 			s.AfterTestFunc = func(tb testing.TB, app *tests.TestApp, _ *http.Response) {
 				checkCount(tb, app, "posts", 2)
@@ -429,6 +462,7 @@ func TestPostsFields(t *testing.T) {
 			Headers:         auth(alice),
 			TestAppFactory:  newTestApp,
 			ExpectedStatus:  400,
+			ExpectedEvents:  updateInvalidEvents,
 			ExpectedContent: []string{`"` + u.named + `":{"code"`},
 			AfterTestFunc: func(tb testing.TB, app *tests.TestApp, _ *http.Response) {
 				postsField(tb, app, postBike, "title", "Bike")
@@ -445,6 +479,7 @@ func TestPostsFields(t *testing.T) {
 		Headers:         auth(alice),
 		TestAppFactory:  newTestApp,
 		ExpectedStatus:  200,
+		ExpectedEvents:  updatedEvents,
 		ExpectedContent: []string{`"title":"Blue bike"`},
 		AfterTestFunc: func(tb testing.TB, app *tests.TestApp, _ *http.Response) {
 			postsField(tb, app, postBike, "title", "Blue bike")
@@ -469,71 +504,72 @@ func TestPostsImages(t *testing.T) {
 		fields map[string]string
 		files  []upload
 		status int
+		events map[string]int
 		want   []string
 	}{
 		{
 			name: "bob creates a post with one image", actor: bob, method: http.MethodPost,
 			url: "/api/collections/posts/records", fields: newPost, files: pngUploads(t, "images", 1),
-			status: 200, want: []string{`"images":["photo_`, `.png"]`, `"author":"` + bob + `"`},
+			status: 200, events: createdEvents, want: []string{`"images":["photo_`, `.png"]`, `"author":"` + bob + `"`},
 		},
 		{
 			name: "bob creates a post with five images", actor: bob, method: http.MethodPost,
 			url: "/api/collections/posts/records", fields: newPost, files: pngUploads(t, "images", 5),
-			status: 200, want: []string{`"images":["photo_`},
+			status: 200, events: createdEvents, want: []string{`"images":["photo_`},
 		},
 		{
 			name: "bob creates a post with six images", actor: bob, method: http.MethodPost,
 			url: "/api/collections/posts/records", fields: newPost, files: pngUploads(t, "images", 6),
-			status: 400, want: []string{`"images":{"code"`},
+			status: 400, events: createInvalidEvents, want: []string{`"images":{"code"`},
 		},
 		{
 			name: "bob creates a post with a text file as image", actor: bob, method: http.MethodPost,
 			url: "/api/collections/posts/records", fields: newPost,
 			files:  []upload{{field: "images", filename: "notes.txt", content: []byte("just some text")}},
-			status: 400, want: []string{`"images":{"code"`},
+			status: 400, events: createInvalidEvents, want: []string{`"images":{"code"`},
 		},
 		{
 			name: "bob creates a post with a text file named .png", actor: bob, method: http.MethodPost,
 			url: "/api/collections/posts/records", fields: newPost,
 			files:  []upload{{field: "images", filename: "fake.png", content: []byte("just some text")}},
-			status: 400, want: []string{`"images":{"code"`},
+			status: 400, events: createInvalidEvents, want: []string{`"images":{"code"`},
 		},
 		{
 			name: "bob creates a post with an image over 5 MB", actor: bob, method: http.MethodPost,
 			url: "/api/collections/posts/records", fields: newPost,
 			files:  []upload{{field: "images", filename: "big.png", content: bigPNG}},
-			status: 400, want: []string{`"images":{"code"`},
+			status: 400, events: createInvalidEvents, want: []string{`"images":{"code"`},
 		},
 		{
 			name: "guest creates a post with an image", actor: "", method: http.MethodPost,
 			url: "/api/collections/posts/records", fields: newPost, files: pngUploads(t, "images", 1),
-			status: 400, want: []string{`"status":400`},
+			status: 400, events: noEvents, want: []string{`"status":400`},
 		},
 		{
 			name: "alice adds an image to her bike", actor: alice, method: http.MethodPatch,
 			url: "/api/collections/posts/records/" + postBike, files: pngUploads(t, "images", 1),
-			status: 200, want: []string{`"images":["photo_`},
+			status: 200, events: updatedEvents, want: []string{`"images":["photo_`},
 		},
 		{
 			name: "bob adds an image to alice's bike", actor: bob, method: http.MethodPatch,
 			url: "/api/collections/posts/records/" + postBike, files: pngUploads(t, "images", 1),
-			status: 404, want: []string{`"status":404`},
+			status: 404, events: noEvents, want: []string{`"status":404`},
 		},
 		{
 			name: "alice sets her avatar", actor: alice, method: http.MethodPatch,
 			url: "/api/collections/users/records/" + alice, files: pngUploads(t, "avatar", 1),
-			status: 200, want: []string{`"avatar":"photo_`},
+			status: 200, events: updatedEvents, want: []string{`"avatar":"photo_`},
 		},
 		{
 			name: "alice sets a text file as avatar", actor: alice, method: http.MethodPatch,
 			url:    "/api/collections/users/records/" + alice,
 			files:  []upload{{field: "avatar", filename: "notes.txt", content: []byte("just some text")}},
-			status: 400, want: []string{`"avatar":{"code"`},
+			status: 400, events: updateInvalidEvents, want: []string{`"avatar":{"code"`},
 		},
 		{
 			name: "bob sets alice's avatar", actor: bob, method: http.MethodPatch,
 			url: "/api/collections/users/records/" + alice, files: pngUploads(t, "avatar", 1),
-			status: 404, want: []string{`"status":404`},
+			status: 404, events: noEvents, want: []string{`"status":404`},
 		},
 	}
 
@@ -547,6 +583,7 @@ func TestPostsImages(t *testing.T) {
 			Headers:         headers,
 			TestAppFactory:  newTestApp,
 			ExpectedStatus:  c.status,
+			ExpectedEvents:  c.events,
 			ExpectedContent: c.want,
 		}
 		s.Test(t)

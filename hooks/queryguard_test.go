@@ -143,6 +143,13 @@ func TestQueryGuardBatch(t *testing.T) {
 			Name: "the same batch without it", Method: http.MethodPost, URL: "/api/batch",
 			Body: strings.NewReader(batch("")), Headers: auth(carol),
 			ExpectedStatus: http.StatusOK, ExpectedContent: []string{`"title":"Chair"`},
+			ExpectedEvents: map[string]int{
+				"*": 0, "OnBatchRequest": 1, "OnRecordCreateRequest": 1,
+				"OnRecordCreate": 1, "OnModelCreate": 1, "OnRecordValidate": 1, "OnModelValidate": 1,
+				"OnRecordCreateExecute": 1, "OnModelCreateExecute": 1,
+				"OnRecordAfterCreateSuccess": 1, "OnModelAfterCreateSuccess": 1,
+				"OnRecordEnrich": 1,
+			},
 		},
 	}
 	for _, s := range scenarios {
@@ -314,4 +321,23 @@ func TestRealtimeQueryGuard(t *testing.T) {
 	s.mustRequest(t, http.MethodPost, "/api/realtime", carol, map[string]any{
 		"clientId": c.id, "subscriptions": []string{withOptions("posts/*", map[string]string{"filter": `status = "selling"`})},
 	}, http.StatusNoContent)
+}
+
+// drain returns the events waiting and those that arrive until deadline.
+func (c *realtimeClient) drain(deadline time.Time) []sseEvent {
+	events := c.backlog
+	c.backlog = nil
+	timer := time.NewTimer(time.Until(deadline))
+	defer timer.Stop()
+	for {
+		select {
+		case ev, ok := <-c.events:
+			if !ok {
+				return events
+			}
+			events = append(events, ev)
+		case <-timer.C:
+			return events
+		}
+	}
 }

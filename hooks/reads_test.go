@@ -141,6 +141,24 @@ func TestRoomsUnread(t *testing.T) {
 	}
 }
 
+// Hooks a mark-read fires: the read is stored (created the first time,
+// updated after) and the room saved, so that its participants get the
+// room event. No request hook: the route saves them itself.
+var (
+	markReadFirstEvents = map[string]int{
+		"*": 0, "OnRecordCreate": 1, "OnModelCreate": 1, "OnRecordCreateExecute": 1, "OnModelCreateExecute": 1,
+		"OnRecordAfterCreateSuccess": 1, "OnModelAfterCreateSuccess": 1,
+		"OnRecordUpdate": 1, "OnModelUpdate": 1, "OnRecordUpdateExecute": 1, "OnModelUpdateExecute": 1,
+		"OnRecordAfterUpdateSuccess": 1, "OnModelAfterUpdateSuccess": 1,
+		"OnRecordValidate": 2, "OnModelValidate": 2,
+	}
+	markReadAgainEvents = map[string]int{
+		"*": 0, "OnRecordUpdate": 2, "OnModelUpdate": 2, "OnRecordValidate": 2, "OnModelValidate": 2,
+		"OnRecordUpdateExecute": 2, "OnModelUpdateExecute": 2,
+		"OnRecordAfterUpdateSuccess": 2, "OnModelAfterUpdateSuccess": 2,
+	}
+)
+
 // TestRoomsMarkRead covers POST /api/rooms/{id}/read.
 func TestRoomsMarkRead(t *testing.T) {
 	const url = "/api/rooms/" + roomBike + "/read"
@@ -151,6 +169,7 @@ func TestRoomsMarkRead(t *testing.T) {
 			URL:             url,
 			TestAppFactory:  newTestApp,
 			ExpectedStatus:  http.StatusUnauthorized,
+			ExpectedEvents:  noEvents,
 			ExpectedContent: []string{`"status":401`},
 			AfterTestFunc:   afterCount("room_reads", 0, dbx.HashExp{"room": roomBike}),
 		},
@@ -161,6 +180,7 @@ func TestRoomsMarkRead(t *testing.T) {
 			Headers:        auth(bob),
 			TestAppFactory: newTestApp,
 			ExpectedStatus: http.StatusNoContent,
+			ExpectedEvents: markReadFirstEvents,
 			AfterTestFunc: func(tb testing.TB, app *tests.TestApp, res *http.Response) {
 				afterCount("room_reads", 1, dbx.HashExp{"room": roomBike})(tb, app, res)
 				roomsReadAt(tb, app, roomBike, bob)
@@ -176,6 +196,7 @@ func TestRoomsMarkRead(t *testing.T) {
 				roomsMarkRead(tb, e, bob, roomBike)
 			},
 			ExpectedStatus: http.StatusNoContent,
+			ExpectedEvents: markReadAgainEvents,
 			AfterTestFunc:  afterCount("room_reads", 1, dbx.HashExp{"room": roomBike}),
 		},
 		{
@@ -185,6 +206,7 @@ func TestRoomsMarkRead(t *testing.T) {
 			Headers:            auth(carol),
 			TestAppFactory:     newTestApp,
 			ExpectedStatus:     http.StatusNotFound,
+			ExpectedEvents:     noEvents,
 			ExpectedContent:    []string{`"status":404`},
 			NotExpectedContent: roomsSecrets,
 			AfterTestFunc:      afterCount("room_reads", 0, dbx.HashExp{"room": roomBike}),
@@ -196,6 +218,7 @@ func TestRoomsMarkRead(t *testing.T) {
 			Headers:         auth(dave),
 			TestAppFactory:  newTestApp,
 			ExpectedStatus:  http.StatusNotFound,
+			ExpectedEvents:  noEvents,
 			ExpectedContent: []string{`"status":404`},
 			AfterTestFunc:   afterCount("room_reads", 0, dbx.HashExp{"room": roomBike}),
 		},
@@ -206,6 +229,7 @@ func TestRoomsMarkRead(t *testing.T) {
 			Headers:         auth(bob),
 			TestAppFactory:  newTestApp,
 			ExpectedStatus:  http.StatusNotFound,
+			ExpectedEvents:  noEvents,
 			ExpectedContent: []string{`"status":404`},
 		},
 		{
@@ -215,6 +239,7 @@ func TestRoomsMarkRead(t *testing.T) {
 			Headers:         auth("superuser"),
 			TestAppFactory:  newTestApp,
 			ExpectedStatus:  http.StatusForbidden,
+			ExpectedEvents:  noEvents,
 			ExpectedContent: []string{`"status":403`},
 			AfterTestFunc:   afterCount("room_reads", 0, dbx.HashExp{"room": roomBike}),
 		},

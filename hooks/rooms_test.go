@@ -11,6 +11,22 @@ import (
 	"github.com/pocketbase/pocketbase/tests"
 )
 
+// Hooks that delete roomBike with its two messages (three records): the
+// last participant's leave (through the update request, the room is
+// deleted instead of saved empty) and a superuser's delete.
+var (
+	lastLeaveEvents = map[string]int{
+		"*": 0, "OnRecordUpdateRequest": 1,
+		"OnRecordDelete": 3, "OnModelDelete": 3, "OnRecordDeleteExecute": 3, "OnModelDeleteExecute": 3,
+		"OnRecordAfterDeleteSuccess": 3, "OnModelAfterDeleteSuccess": 3,
+	}
+	roomDeletedEvents = map[string]int{
+		"*": 0, "OnRecordDeleteRequest": 1,
+		"OnRecordDelete": 3, "OnModelDelete": 3, "OnRecordDeleteExecute": 3, "OnModelDeleteExecute": 3,
+		"OnRecordAfterDeleteSuccess": 3, "OnModelAfterDeleteSuccess": 3,
+	}
+)
+
 // TestRoomsCreate: a signed-in user creates a group chat they are in, with
 // 2 to 50 participants, no post and no server-maintained field.
 func TestRoomsCreate(t *testing.T) {
@@ -26,6 +42,7 @@ func TestRoomsCreate(t *testing.T) {
 			Body:            strings.NewReader(`{"participants":["` + alice + `","` + bob + `"]}`),
 			TestAppFactory:  newTestApp,
 			ExpectedStatus:  http.StatusBadRequest,
+			ExpectedEvents:  noEvents,
 			ExpectedContent: []string{`"status":400`},
 			AfterTestFunc:   afterCount("rooms", 2),
 		},
@@ -37,6 +54,7 @@ func TestRoomsCreate(t *testing.T) {
 			Headers:        auth(alice),
 			TestAppFactory: newTestApp,
 			ExpectedStatus: http.StatusOK,
+			ExpectedEvents: createdEvents,
 			ExpectedContent: []string{
 				`"participants":["` + alice + `","` + carol + `"]`,
 				`"post":""`,
@@ -53,6 +71,7 @@ func TestRoomsCreate(t *testing.T) {
 			Headers:        auth(carol),
 			TestAppFactory: newTestApp,
 			ExpectedStatus: http.StatusOK,
+			ExpectedEvents: createdEvents,
 			ExpectedContent: []string{
 				`"participants":["` + carol + `","` + dave + `"]`,
 			},
@@ -67,6 +86,7 @@ func TestRoomsCreate(t *testing.T) {
 			Headers:         auth(alice),
 			TestAppFactory:  newTestApp,
 			ExpectedStatus:  http.StatusBadRequest,
+			ExpectedEvents:  createRefusedEvents,
 			ExpectedContent: refused("post"),
 			AfterTestFunc:   afterCount("rooms", 2),
 		},
@@ -78,6 +98,7 @@ func TestRoomsCreate(t *testing.T) {
 			Headers:         auth(alice),
 			TestAppFactory:  newTestApp,
 			ExpectedStatus:  http.StatusBadRequest,
+			ExpectedEvents:  createRefusedEvents,
 			ExpectedContent: refused("participants"),
 			AfterTestFunc:   afterCount("rooms", 2),
 		},
@@ -89,6 +110,7 @@ func TestRoomsCreate(t *testing.T) {
 			Headers:         auth(alice),
 			TestAppFactory:  newTestApp,
 			ExpectedStatus:  http.StatusBadRequest,
+			ExpectedEvents:  createInvalidEvents,
 			ExpectedContent: refused("participants"),
 			AfterTestFunc:   afterCount("rooms", 2),
 		},
@@ -100,6 +122,7 @@ func TestRoomsCreate(t *testing.T) {
 			Headers:         auth(alice),
 			TestAppFactory:  newTestApp,
 			ExpectedStatus:  http.StatusBadRequest,
+			ExpectedEvents:  createInvalidEvents,
 			ExpectedContent: refused("participants"),
 			AfterTestFunc:   afterCount("rooms", 2),
 		},
@@ -111,6 +134,7 @@ func TestRoomsCreate(t *testing.T) {
 			Headers:         auth(alice),
 			TestAppFactory:  newTestApp,
 			ExpectedStatus:  http.StatusBadRequest,
+			ExpectedEvents:  createInvalidEvents,
 			ExpectedContent: refused("participants"),
 			AfterTestFunc:   afterCount("rooms", 2),
 		},
@@ -125,6 +149,7 @@ func TestRoomsCreate(t *testing.T) {
 				saveExtraUsers(tb, app, 49)
 			},
 			ExpectedStatus:  http.StatusOK,
+			ExpectedEvents:  createdEvents,
 			ExpectedContent: []string{`"participants":["` + alice + `","` + extraUserIDs(1)[0] + `"`},
 			AfterTestFunc:   afterCount("rooms", 3),
 		},
@@ -139,6 +164,7 @@ func TestRoomsCreate(t *testing.T) {
 				saveExtraUsers(tb, app, 50)
 			},
 			ExpectedStatus:  http.StatusBadRequest,
+			ExpectedEvents:  createInvalidEvents,
 			ExpectedContent: refused("participants"),
 			AfterTestFunc:   afterCount("rooms", 2),
 		},
@@ -150,6 +176,7 @@ func TestRoomsCreate(t *testing.T) {
 			Headers:         auth(alice),
 			TestAppFactory:  newTestApp,
 			ExpectedStatus:  http.StatusBadRequest,
+			ExpectedEvents:  createRefusedEvents,
 			ExpectedContent: refused("last_message"),
 			AfterTestFunc:   afterCount("rooms", 2),
 		},
@@ -161,6 +188,7 @@ func TestRoomsCreate(t *testing.T) {
 			Headers:         auth(alice),
 			TestAppFactory:  newTestApp,
 			ExpectedStatus:  http.StatusBadRequest,
+			ExpectedEvents:  createRefusedEvents,
 			ExpectedContent: refused("last_message_at"),
 			AfterTestFunc:   afterCount("rooms", 2),
 		},
@@ -172,6 +200,7 @@ func TestRoomsCreate(t *testing.T) {
 			Headers:         auth(alice),
 			TestAppFactory:  newTestApp,
 			ExpectedStatus:  http.StatusBadRequest,
+			ExpectedEvents:  createRefusedEvents,
 			ExpectedContent: refused("unread"),
 			AfterTestFunc:   afterCount("rooms", 2),
 		},
@@ -183,6 +212,7 @@ func TestRoomsCreate(t *testing.T) {
 			Headers:         auth(alice),
 			TestAppFactory:  newTestApp,
 			ExpectedStatus:  http.StatusBadRequest,
+			ExpectedEvents:  createRefusedEvents,
 			ExpectedContent: refused("reads"),
 			AfterTestFunc:   afterCount("rooms", 2),
 		},
@@ -194,6 +224,7 @@ func TestRoomsCreate(t *testing.T) {
 			Headers:        auth("superuser"),
 			TestAppFactory: newTestApp,
 			ExpectedStatus: http.StatusOK,
+			ExpectedEvents: createdEvents,
 			ExpectedContent: []string{
 				`"participants":["` + alice + `","` + carol + `"]`,
 			},
@@ -222,6 +253,7 @@ func TestRoomsUpdate(t *testing.T) {
 			Body:               strings.NewReader(`{"participants+":"` + carol + `"}`),
 			TestAppFactory:     newTestApp,
 			ExpectedStatus:     http.StatusNotFound,
+			ExpectedEvents:     noEvents,
 			ExpectedContent:    []string{`"status":404`},
 			NotExpectedContent: roomsSecrets,
 			AfterTestFunc:      unchanged,
@@ -234,6 +266,7 @@ func TestRoomsUpdate(t *testing.T) {
 			Headers:        auth(bob),
 			TestAppFactory: newTestApp,
 			ExpectedStatus: http.StatusOK,
+			ExpectedEvents: updatedEvents,
 			ExpectedContent: []string{
 				`"participants":["` + alice + `","` + bob + `","` + carol + `"]`,
 				`"unread":`,
@@ -248,6 +281,7 @@ func TestRoomsUpdate(t *testing.T) {
 			Headers:        auth(alice),
 			TestAppFactory: newTestApp,
 			ExpectedStatus: http.StatusOK,
+			ExpectedEvents: updatedEvents,
 			ExpectedContent: []string{
 				`"participants":["` + alice + `","` + bob + `","` + carol + `","` + dave + `"]`,
 			},
@@ -261,6 +295,7 @@ func TestRoomsUpdate(t *testing.T) {
 			Headers:            auth(carol),
 			TestAppFactory:     newTestApp,
 			ExpectedStatus:     http.StatusNotFound,
+			ExpectedEvents:     noEvents,
 			ExpectedContent:    []string{`"status":404`},
 			NotExpectedContent: roomsSecrets,
 			AfterTestFunc:      unchanged,
@@ -273,6 +308,7 @@ func TestRoomsUpdate(t *testing.T) {
 			Headers:            auth(carol),
 			TestAppFactory:     newTestApp,
 			ExpectedStatus:     http.StatusNotFound,
+			ExpectedEvents:     noEvents,
 			ExpectedContent:    []string{`"status":404`},
 			NotExpectedContent: roomsSecrets,
 			AfterTestFunc:      unchanged,
@@ -285,6 +321,7 @@ func TestRoomsUpdate(t *testing.T) {
 			Headers:            auth(dave),
 			TestAppFactory:     newTestApp,
 			ExpectedStatus:     http.StatusNotFound,
+			ExpectedEvents:     noEvents,
 			ExpectedContent:    []string{`"status":404`},
 			NotExpectedContent: roomBikeSecrets,
 			AfterTestFunc:      unchanged,
@@ -297,6 +334,7 @@ func TestRoomsUpdate(t *testing.T) {
 			Headers:         auth(bob),
 			TestAppFactory:  newTestApp,
 			ExpectedStatus:  http.StatusForbidden,
+			ExpectedEvents:  updateRefusedEvents,
 			ExpectedContent: []string{`"status":403`},
 			AfterTestFunc:   unchanged,
 		},
@@ -308,6 +346,7 @@ func TestRoomsUpdate(t *testing.T) {
 			Headers:         auth(bob),
 			TestAppFactory:  newTestApp,
 			ExpectedStatus:  http.StatusForbidden,
+			ExpectedEvents:  updateRefusedEvents,
 			ExpectedContent: []string{`"status":403`},
 			AfterTestFunc:   unchanged,
 		},
@@ -319,6 +358,7 @@ func TestRoomsUpdate(t *testing.T) {
 			Headers:         auth(bob),
 			TestAppFactory:  newTestApp,
 			ExpectedStatus:  http.StatusOK,
+			ExpectedEvents:  updatedEvents,
 			ExpectedContent: []string{`"participants":["` + alice + `"]`},
 			AfterTestFunc:   roomsCheckParticipants(roomBike, alice),
 		},
@@ -356,6 +396,7 @@ func TestRoomsUpdate(t *testing.T) {
 			Headers:         auth(alice),
 			TestAppFactory:  newTestApp,
 			ExpectedStatus:  http.StatusOK,
+			ExpectedEvents:  updatedEvents,
 			ExpectedContent: []string{`"participants":["` + bob + `"]`},
 			AfterTestFunc:   roomsCheckParticipants(roomBike, bob),
 		},
@@ -370,6 +411,7 @@ func TestRoomsUpdate(t *testing.T) {
 				roomsSetParticipants(tb, app, roomBike, bob) // alice left
 			},
 			ExpectedStatus: http.StatusNoContent,
+			ExpectedEvents: lastLeaveEvents,
 			AfterTestFunc:  roomsCheckDeleted(roomBike),
 		},
 		{
@@ -383,6 +425,7 @@ func TestRoomsUpdate(t *testing.T) {
 				roomsSetParticipants(tb, app, roomBike, bob) // alice left
 			},
 			ExpectedStatus: http.StatusNoContent,
+			ExpectedEvents: lastLeaveEvents,
 			AfterTestFunc:  roomsCheckDeleted(roomBike),
 		},
 		{
@@ -393,6 +436,7 @@ func TestRoomsUpdate(t *testing.T) {
 			Headers:         auth(bob),
 			TestAppFactory:  newTestApp,
 			ExpectedStatus:  http.StatusBadRequest,
+			ExpectedEvents:  updateInvalidEvents,
 			ExpectedContent: refused("participants"),
 			AfterTestFunc:   unchanged,
 		},
@@ -404,6 +448,7 @@ func TestRoomsUpdate(t *testing.T) {
 			Headers:         auth(bob),
 			TestAppFactory:  newTestApp,
 			ExpectedStatus:  http.StatusBadRequest,
+			ExpectedEvents:  updateRefusedEvents,
 			ExpectedContent: refused("post"),
 			AfterTestFunc:   roomsCheckField(roomBike, "post", postBike),
 		},
@@ -415,6 +460,7 @@ func TestRoomsUpdate(t *testing.T) {
 			Headers:         auth(bob),
 			TestAppFactory:  newTestApp,
 			ExpectedStatus:  http.StatusBadRequest,
+			ExpectedEvents:  updateRefusedEvents,
 			ExpectedContent: refused("post"),
 			AfterTestFunc:   roomsCheckField(roomBike, "post", postBike),
 		},
@@ -426,6 +472,7 @@ func TestRoomsUpdate(t *testing.T) {
 			Headers:         auth(bob),
 			TestAppFactory:  newTestApp,
 			ExpectedStatus:  http.StatusBadRequest,
+			ExpectedEvents:  updateRefusedEvents,
 			ExpectedContent: refused("last_message"),
 			AfterTestFunc:   roomsCheckField(roomBike, "last_message", textAliceHi),
 		},
@@ -437,6 +484,7 @@ func TestRoomsUpdate(t *testing.T) {
 			Headers:         auth(bob),
 			TestAppFactory:  newTestApp,
 			ExpectedStatus:  http.StatusBadRequest,
+			ExpectedEvents:  updateRefusedEvents,
 			ExpectedContent: refused("last_message_at"),
 		},
 		{
@@ -447,6 +495,7 @@ func TestRoomsUpdate(t *testing.T) {
 			Headers:         auth(bob),
 			TestAppFactory:  newTestApp,
 			ExpectedStatus:  http.StatusBadRequest,
+			ExpectedEvents:  updateRefusedEvents,
 			ExpectedContent: refused("unread"),
 		},
 		{
@@ -457,6 +506,7 @@ func TestRoomsUpdate(t *testing.T) {
 			Headers:         auth(bob),
 			TestAppFactory:  newTestApp,
 			ExpectedStatus:  http.StatusBadRequest,
+			ExpectedEvents:  updateRefusedEvents,
 			ExpectedContent: refused("reads"),
 			AfterTestFunc:   afterCount("room_reads", 0, dbx.HashExp{"room": roomBike}),
 		},
@@ -471,6 +521,7 @@ func TestRoomsUpdate(t *testing.T) {
 				roomsSetParticipants(tb, app, roomBike, append([]string{alice, bob}, saveExtraUsers(tb, app, 47)...)...)
 			},
 			ExpectedStatus:  http.StatusOK,
+			ExpectedEvents:  updatedEvents,
 			ExpectedContent: []string{`"` + carol + `"]`},
 		},
 		{
@@ -484,6 +535,7 @@ func TestRoomsUpdate(t *testing.T) {
 				roomsSetParticipants(tb, app, roomBike, append([]string{alice, bob}, saveExtraUsers(tb, app, 48)...)...)
 			},
 			ExpectedStatus:  http.StatusBadRequest,
+			ExpectedEvents:  updateInvalidEvents,
 			ExpectedContent: refused("participants"),
 			AfterTestFunc: func(tb testing.TB, app *tests.TestApp, res *http.Response) {
 				room, err := app.FindRecordById("rooms", roomBike)
@@ -503,6 +555,7 @@ func TestRoomsUpdate(t *testing.T) {
 			Headers:         auth("superuser"),
 			TestAppFactory:  newTestApp,
 			ExpectedStatus:  http.StatusOK,
+			ExpectedEvents:  updatedEvents,
 			ExpectedContent: []string{`"participants":["` + bob + `"]`},
 			AfterTestFunc:   roomsCheckParticipants(roomBike, bob),
 		},
@@ -523,6 +576,7 @@ func TestRoomsDelete(t *testing.T) {
 			URL:             url,
 			TestAppFactory:  newTestApp,
 			ExpectedStatus:  http.StatusForbidden,
+			ExpectedEvents:  noEvents,
 			ExpectedContent: []string{`"status":403`},
 			AfterTestFunc:   kept,
 		},
@@ -533,6 +587,7 @@ func TestRoomsDelete(t *testing.T) {
 			Headers:         auth(bob),
 			TestAppFactory:  newTestApp,
 			ExpectedStatus:  http.StatusForbidden,
+			ExpectedEvents:  noEvents,
 			ExpectedContent: []string{`"status":403`},
 			AfterTestFunc:   kept,
 		},
@@ -543,6 +598,7 @@ func TestRoomsDelete(t *testing.T) {
 			Headers:            auth(carol),
 			TestAppFactory:     newTestApp,
 			ExpectedStatus:     http.StatusForbidden,
+			ExpectedEvents:     noEvents,
 			ExpectedContent:    []string{`"status":403`},
 			NotExpectedContent: roomsSecrets,
 			AfterTestFunc:      kept,
@@ -554,6 +610,7 @@ func TestRoomsDelete(t *testing.T) {
 			Headers:        auth("superuser"),
 			TestAppFactory: newTestApp,
 			ExpectedStatus: http.StatusNoContent,
+			ExpectedEvents: roomDeletedEvents,
 			AfterTestFunc:  roomsCheckDeleted(roomBike),
 		},
 	}

@@ -23,6 +23,17 @@ func usersHiddenEmails(viewer string) []string {
 	return hidden
 }
 
+// userDeletedEvents: alice and her post (cascade) are deleted, and the
+// four records that named them are updated: her two rooms' participants,
+// the bike room's post and her message's sender.
+var userDeletedEvents = map[string]int{
+	"*": 0, "OnRecordDeleteRequest": 1,
+	"OnRecordDelete": 2, "OnModelDelete": 2, "OnRecordDeleteExecute": 2, "OnModelDeleteExecute": 2,
+	"OnRecordAfterDeleteSuccess": 2, "OnModelAfterDeleteSuccess": 2,
+	"OnRecordUpdate": 4, "OnModelUpdate": 4, "OnRecordUpdateExecute": 4, "OnModelUpdateExecute": 4,
+	"OnRecordAfterUpdateSuccess": 4, "OnModelAfterUpdateSuccess": 4,
+}
+
 // TestUsersAccess covers the contract's users section per actor: signed-in
 // users list and view each other's id, name and avatar; e-mails stay hidden
 // from everyone but the owner (and superusers); only the owner changes or
@@ -132,6 +143,7 @@ func TestUsersAccess(t *testing.T) {
 			Body: strings.NewReader(`{"email":"zoe@example.com","password":"password123",` +
 				`"passwordConfirm":"password123","name":"  Zoe  "}`),
 			ExpectedStatus:     200,
+			ExpectedEvents:     createdEvents,
 			ExpectedContent:    []string{`"name":"Zoe"`, `"verified":false`},
 			NotExpectedContent: usersHiddenEmails(""),
 			AfterTestFunc: func(tb testing.TB, app *tests.TestApp, _ *http.Response) {
@@ -151,6 +163,7 @@ func TestUsersAccess(t *testing.T) {
 			Body: strings.NewReader(`{"email":"zoe@example.com","password":"password123",` +
 				`"passwordConfirm":"password123","name":"` + long + `"}`),
 			ExpectedStatus:  400,
+			ExpectedEvents:  createInvalidEvents,
 			ExpectedContent: []string{`"name":{"code"`},
 		},
 
@@ -161,6 +174,7 @@ func TestUsersAccess(t *testing.T) {
 			URL:             "/api/collections/users/records/" + alice,
 			Body:            strings.NewReader(`{"name":"Mallory"}`),
 			ExpectedStatus:  404,
+			ExpectedEvents:  noEvents,
 			ExpectedContent: []string{`"status":404`},
 		},
 		{
@@ -170,6 +184,7 @@ func TestUsersAccess(t *testing.T) {
 			Body:               strings.NewReader(`{"name":"Mallory"}`),
 			Headers:            auth(bob),
 			ExpectedStatus:     404,
+			ExpectedEvents:     noEvents,
 			ExpectedContent:    []string{`"status":404`},
 			NotExpectedContent: usersHiddenEmails(bob),
 			AfterTestFunc: func(tb testing.TB, app *tests.TestApp, _ *http.Response) {
@@ -183,6 +198,7 @@ func TestUsersAccess(t *testing.T) {
 			Body:            strings.NewReader(`{"name":"  Zed  "}`),
 			Headers:         auth(alice),
 			ExpectedStatus:  200,
+			ExpectedEvents:  updatedEvents,
 			ExpectedContent: []string{`"name":"Zed"`},
 			AfterTestFunc: func(tb testing.TB, app *tests.TestApp, _ *http.Response) {
 				usersNameIs(tb, app, alice, "Zed")
@@ -195,6 +211,7 @@ func TestUsersAccess(t *testing.T) {
 			Body:            strings.NewReader(`{"name":"` + long[:50] + `"}`),
 			Headers:         auth(alice),
 			ExpectedStatus:  200,
+			ExpectedEvents:  updatedEvents,
 			ExpectedContent: []string{`"name":"` + long[:50] + `"`},
 		},
 		{
@@ -204,6 +221,7 @@ func TestUsersAccess(t *testing.T) {
 			Body:            strings.NewReader(`{"name":"` + long + `"}`),
 			Headers:         auth(alice),
 			ExpectedStatus:  400,
+			ExpectedEvents:  updateInvalidEvents,
 			ExpectedContent: []string{`"name":{"code"`},
 			AfterTestFunc: func(tb testing.TB, app *tests.TestApp, _ *http.Response) {
 				usersNameIs(tb, app, alice, "Alice")
@@ -216,6 +234,7 @@ func TestUsersAccess(t *testing.T) {
 			Body:            strings.NewReader(`{"name":"Alicia"}`),
 			Headers:         auth("superuser"),
 			ExpectedStatus:  200,
+			ExpectedEvents:  updatedEvents,
 			ExpectedContent: []string{`"name":"Alicia"`},
 		},
 
@@ -225,6 +244,7 @@ func TestUsersAccess(t *testing.T) {
 			Method:          http.MethodDelete,
 			URL:             "/api/collections/users/records/" + alice,
 			ExpectedStatus:  404,
+			ExpectedEvents:  noEvents,
 			ExpectedContent: []string{`"status":404`},
 			AfterTestFunc: func(tb testing.TB, app *tests.TestApp, _ *http.Response) {
 				checkExists(tb, app, "users", alice, true)
@@ -236,6 +256,7 @@ func TestUsersAccess(t *testing.T) {
 			URL:             "/api/collections/users/records/" + alice,
 			Headers:         auth(bob),
 			ExpectedStatus:  404,
+			ExpectedEvents:  noEvents,
 			ExpectedContent: []string{`"status":404`},
 			AfterTestFunc: func(tb testing.TB, app *tests.TestApp, _ *http.Response) {
 				checkExists(tb, app, "users", alice, true)
@@ -247,6 +268,7 @@ func TestUsersAccess(t *testing.T) {
 			URL:            "/api/collections/users/records/" + alice,
 			Headers:        auth(alice),
 			ExpectedStatus: 204,
+			ExpectedEvents: userDeletedEvents,
 			AfterTestFunc: func(tb testing.TB, app *tests.TestApp, _ *http.Response) {
 				checkExists(tb, app, "users", alice, false)
 			},
@@ -257,6 +279,7 @@ func TestUsersAccess(t *testing.T) {
 			URL:            "/api/collections/users/records/" + alice,
 			Headers:        auth("superuser"),
 			ExpectedStatus: 204,
+			ExpectedEvents: userDeletedEvents,
 			AfterTestFunc: func(tb testing.TB, app *tests.TestApp, _ *http.Response) {
 				checkExists(tb, app, "users", alice, false)
 			},
