@@ -28,6 +28,7 @@ func statusWithToken(tb testing.TB, s *realtimeServer, method, path, token strin
 // as what it depends on changes: the user's password (token key), the
 // user's existence, the collection's token secret.
 func TestAuthCacheRevocation(t *testing.T) {
+	t.Parallel()
 	changes := []struct {
 		name       string
 		revoke     func(tb testing.TB, app core.App)
@@ -88,6 +89,7 @@ func TestAuthCacheRevocation(t *testing.T) {
 
 // TestAuthCacheExpiry: a cached token is refused once it expires.
 func TestAuthCacheExpiry(t *testing.T) {
+	// Not parallel: both requests with the fresh token must come within its first second.
 	s := newRealtimeServer(t)
 	user, err := s.app.FindRecordById("users", bob)
 	if err != nil {
@@ -116,6 +118,7 @@ func TestAuthCacheExpiry(t *testing.T) {
 // her token for PocketBase, yet her cached entry still answers after bob
 // is saved (and is dropped once alice herself is).
 func TestAuthCacheForgetsOnlyTheChangedUser(t *testing.T) {
+	t.Parallel()
 	s := newRealtimeServer(t)
 	for _, user := range []string{alice, bob} {
 		if got := authRefresh(t, s, tokens[user]); got != http.StatusOK {

@@ -152,6 +152,7 @@ func badInputPart(boundary, name, value string) string {
 // 400 in PocketBase's error JSON, on every collection and on the chat
 // button, and nothing is stored.
 func TestBadInputMalformedBodies(t *testing.T) {
+	t.Parallel()
 	room := `{"room":"` + roomBike + `",`
 	scenarios := []tests.ApiScenario{
 		{
@@ -357,6 +358,7 @@ func TestBadInputMalformedBodies(t *testing.T) {
 // field, not silently made into something else: price "abc" is not 0, and
 // a name sent as an object does not empty the name.
 func TestBadInputWrongTypes(t *testing.T) {
+	t.Parallel()
 	form, formHeaders := multipartForm(t, alice, map[string]string{"title": "Bike", "price": "abc"})
 	scenarios := []tests.ApiScenario{
 		{
@@ -544,6 +546,7 @@ func badInputBodyLimit(tb testing.TB, collection string) int64 {
 // PocketBase's limit is a 413 in PocketBase's error JSON, whether it
 // declares its length or streams it, and nothing is stored.
 func TestBadInputOversizedBodies(t *testing.T) {
+	t.Parallel()
 	roomsLimit := badInputBodyLimit(t, "rooms")
 	messagesLimit := badInputBodyLimit(t, "messages")
 	usersLimit := badInputBodyLimit(t, "users")

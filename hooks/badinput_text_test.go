@@ -18,6 +18,7 @@ import (
 // with it cannot be read (400), and in a form the field is named. Nothing
 // is stored, not even with the bad bytes replaced.
 func TestBadInputInvalidUTF8(t *testing.T) {
+	t.Parallel()
 	const bad = "caf\xe9 \xff\xfe"
 	messageForm, messageHeaders := multipartForm(t, alice, map[string]string{"room": roomBike, "text": bad})
 	titleForm, titleHeaders := multipartForm(t, alice, map[string]string{"title": bad})
@@ -125,6 +126,7 @@ func TestBadInputInvalidUTF8(t *testing.T) {
 // 50-character limit counts what remains. Message text, by contrast, is
 // stored exactly as sent.
 func TestBadInputNames(t *testing.T) {
+	t.Parallel()
 	const dirty = " \u202eCa\u0000rol\u202c\t\n  \u2066X\u2069\u200f\u0007 "
 	const clean = "Carol X"
 	form, formHeaders := multipartForm(t, carol, map[string]string{"name": dirty})
@@ -216,6 +218,7 @@ func TestBadInputNames(t *testing.T) {
 // (validation_max_text_constraint), and the limits count characters, not
 // bytes: at the limit, four-byte emoji are accepted.
 func TestBadInputLongStrings(t *testing.T) {
+	t.Parallel()
 	emoji := func(n int) string { return strings.Repeat("😀", n) }
 	tooLong := func(field string) []string {
 		return badInputNaming(400, field, "validation_max_text_constraint")

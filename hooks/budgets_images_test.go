@@ -107,6 +107,7 @@ func budgetsWebP(w, h int) []byte {
 // posts, avatars and attachments, for users and superusers alike, and
 // nothing is stored; 40 megapixels and less are accepted.
 func TestBudgetsImagePixels(t *testing.T) {
+	t.Parallel()
 	huge := budgetsPNG(t, 8000, 6000)
 	tooLarge := func(field string) []string {
 		return badInputNaming(http.StatusBadRequest, field, "validation_image_too_large")
@@ -232,6 +233,7 @@ func TestBudgetsImagePixels(t *testing.T) {
 // (a 400-megapixel image in a few dozen KB) allocates nothing near what
 // decoding it would (400 MB at one byte a pixel).
 func TestBudgetsImagePixelsReadsOnlyTheHeader(t *testing.T) {
+	// Not parallel: it counts the process's allocations.
 	bomb := budgetsPNG(t, 20000, 20000)
 	body, headers := multipartForm(t, bob, map[string]string{"title": "Bomb"}, upload{"images", "bomb.png", bomb})
 	app := newTestApp(t)

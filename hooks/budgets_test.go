@@ -138,6 +138,7 @@ func budgetsCheckNotCharged(tb testing.TB, app *tests.TestApp, _ *http.Response)
 // uploads older than 24 hours and superusers are not counted; accepted
 // uploads are recorded for the user who sent them.
 func TestBudgetsUploads(t *testing.T) {
+	t.Parallel()
 	const size = 200 * budgetsKB
 	photo := budgetsSized(t, size)
 	oneMB := func(tb testing.TB, app *tests.TestApp, _ *core.ServeEvent) {
@@ -281,6 +282,7 @@ func TestBudgetsUploads(t *testing.T) {
 // on one budget through the API; the record of them outlives the process
 // (a new app on a copy of the data dir still refuses).
 func TestBudgetsUploadsAddUp(t *testing.T) {
+	t.Parallel()
 	app := newTestApp(t)
 	budgetsSetUploadMB(t, app, 1)
 	srv := serveTestApp(t, app)
@@ -330,6 +332,7 @@ func TestBudgetsUploadsAddUp(t *testing.T) {
 // TestBudgetsUploadsConcurrent: eight simultaneous 300 KB posts by one
 // user under a 1 MB budget store exactly three.
 func TestBudgetsUploadsConcurrent(t *testing.T) {
+	t.Parallel()
 	const sends, size = 8, 300 * budgetsKB
 	app := newTestApp(t)
 	budgetsSetUploadMB(t, app, 1)
@@ -403,6 +406,7 @@ func budgetsSeedPosts(tb testing.TB, app core.App, userID string, n int, age tim
 // hour, other users' posts and superusers' creates are not limited, nor
 // are edits.
 func TestBudgetsPostsPerHour(t *testing.T) {
+	t.Parallel()
 	posted := func(n int, age time.Duration) func(testing.TB, *tests.TestApp, *core.ServeEvent) {
 		return func(tb testing.TB, app *tests.TestApp, _ *core.ServeEvent) {
 			budgetsSeedPosts(tb, app, bob, n, age)
@@ -463,6 +467,7 @@ func TestBudgetsPostsPerHour(t *testing.T) {
 // TestBudgetsPostsConcurrent: thirty simultaneous creates by one user store
 // exactly 20 posts and answer 429 for the rest.
 func TestBudgetsPostsConcurrent(t *testing.T) {
+	t.Parallel()
 	const sends = 30
 	app := newTestApp(t)
 	srv := serveTestApp(t, app)
@@ -480,6 +485,7 @@ func TestBudgetsPostsConcurrent(t *testing.T) {
 // TestBudgetsCollectionsAreForSuperusers: the budgets setting and the
 // uploads record are hidden from users; a superuser reads and edits them.
 func TestBudgetsCollectionsAreForSuperusers(t *testing.T) {
+	t.Parallel()
 	// Every test app is a copy of one template: the seeded record's id is
 	// the same in all of them.
 	settings, err := newTestApp(t).FindFirstRecordByFilter("budgets", "")

@@ -29,6 +29,7 @@ var (
 
 // TestChatButton covers POST /api/posts/{id}/chat, one row per actor and case.
 func TestChatButton(t *testing.T) {
+	t.Parallel()
 	scenarios := []tests.ApiScenario{
 		{
 			Name:            "guest gets 401",
@@ -175,6 +176,7 @@ func TestChatButton(t *testing.T) {
 // as GET /api/collections/rooms/records/{id}, "unread" included, both when
 // the room exists (200) and when it is created (201).
 func TestChatAnswerIsTheRoomRecord(t *testing.T) {
+	t.Parallel()
 	app := newTestApp(t)
 	srv := serveTestApp(t, app)
 	for _, c := range []struct {
@@ -215,6 +217,7 @@ func TestChatAnswerIsTheRoomRecord(t *testing.T) {
 // per post and buyer, for 10 posts: each (post, buyer) gets exactly one
 // room, one 201 and seven 200, all with the same room id.
 func TestChatButtonConcurrentPresses(t *testing.T) {
+	t.Parallel()
 	const posts, presses = 10, 8
 
 	app := newTestApp(t)

@@ -26,6 +26,7 @@ import (
 // Contract: a participant subscribed to messages/* with filter room = "ID"
 // gets the room's new messages.
 func TestRealtimeParticipantReceivesMessage(t *testing.T) {
+	t.Parallel()
 	s := newRealtimeServer(t)
 	topic := roomMessagesTopic(roomBike)
 	bobStream := s.connect(t, bob, topic)
@@ -40,6 +41,7 @@ func TestRealtimeParticipantReceivesMessage(t *testing.T) {
 // Contract: anyone but a participant gets nothing, "whatever the topic,
 // filter, expand or fields they ask for"; rooms likewise.
 func TestRealtimeStrangerReceivesNothing(t *testing.T) {
+	t.Parallel()
 	filterBike := map[string]string{"filter": fmt.Sprintf("room = %q", roomBike)}
 
 	// Each cause makes an event in roomBike that bob must receive.
@@ -97,6 +99,7 @@ func TestRealtimeStrangerReceivesNothing(t *testing.T) {
 // room, new last message), with "unread" for that user; POST
 // /api/rooms/{id}/read sends a room event to the room's participants.
 func TestRealtimeRoomEvents(t *testing.T) {
+	t.Parallel()
 	t.Run("a new message updates the room", func(t *testing.T) {
 		s := newRealtimeServer(t)
 		bobStream := s.connect(t, bob, "rooms/*")
@@ -153,6 +156,7 @@ func TestRealtimeRoomEvents(t *testing.T) {
 
 // Contract: a user who leaves a room stops receiving its events at once.
 func TestRealtimeLeaverStopsReceiving(t *testing.T) {
+	t.Parallel()
 	s := newRealtimeServer(t)
 	messagesTopic := roomMessagesTopic(roomBike)
 	bobStream := s.connect(t, bob, messagesTopic, "rooms/*")
@@ -173,6 +177,7 @@ func TestRealtimeLeaverStopsReceiving(t *testing.T) {
 // Contract: an invited user gets the room's events from then on, on the
 // subscriptions they already had (participants changed, new messages).
 func TestRealtimeInviteeStartsReceiving(t *testing.T) {
+	t.Parallel()
 	s := newRealtimeServer(t)
 	messagesTopic := roomMessagesTopic(roomBike)
 	carolStream := s.connect(t, carol, messagesTopic, "rooms/*") // subscribed before the invite
@@ -201,6 +206,7 @@ func TestRealtimeInviteeStartsReceiving(t *testing.T) {
 
 // Contract: anyone, signed in or not, gets new posts on posts/* (the live feed).
 func TestRealtimeGuestReceivesNewPost(t *testing.T) {
+	t.Parallel()
 	s := newRealtimeServer(t)
 	guestStream := s.connect(t, "", "posts/*")
 
@@ -219,6 +225,7 @@ func TestRealtimeGuestReceivesNewPost(t *testing.T) {
 // real change (an invite) still does. Room events reach bob in order, so
 // the invite being his first event shows that the no-ops sent nothing.
 func TestRealtimeNoOpRoomUpdateIsSilent(t *testing.T) {
+	t.Parallel()
 	for _, mode := range realtimeModes {
 		t.Run(mode.name, func(t *testing.T) {
 			s := serveRealtime(t, newTestAppWithConfig(t, mode.config))
@@ -270,6 +277,7 @@ func openToSignedIn(tb testing.TB, app core.App, collection string) {
 // rules in the dashboard gets PocketBase's broadcast, which applies the new
 // rule; the fan-out only serves the rules it was written for.
 func TestFanoutFallsBackWhenRulesChange(t *testing.T) {
+	t.Parallel()
 	s := newRealtimeServer(t)
 	openToSignedIn(t, s.app, "messages")
 
@@ -289,6 +297,7 @@ func TestFanoutFallsBackWhenRulesChange(t *testing.T) {
 // sends the room event under the new rule, and the message itself still
 // goes through the fan-out.
 func TestFanoutFallsBackWhenRoomRulesChange(t *testing.T) {
+	t.Parallel()
 	s := newRealtimeServer(t)
 	openToSignedIn(t, s.app, "rooms")
 
@@ -310,6 +319,7 @@ func TestFanoutFallsBackWhenRoomRulesChange(t *testing.T) {
 // the room's record hooks do not run for it (the fan-out sends the room
 // event itself, see TestRealtimeRoomEvents).
 func TestFanoutReplacesBuiltinBroadcast(t *testing.T) {
+	t.Parallel()
 	app := newTestApp(t)
 	recordHooks := map[string]int{}
 	modelChain := map[string]int{}

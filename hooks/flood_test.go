@@ -18,6 +18,7 @@ import (
 // TestMessagesFloodControl: bob's 31st message within the window gets 429
 // while alice, sending at the same time, is unaffected.
 func TestMessagesFloodControl(t *testing.T) {
+	t.Parallel()
 	app := newTestApp(t)
 	srv := serveTestApp(t, app)
 	const url = "/api/collections/messages/records"
@@ -78,6 +79,7 @@ func TestMessagesFloodControl(t *testing.T) {
 // TestMessagesFloodControlConcurrentBurst: 40 simultaneous sends by one
 // user store exactly FloodMaxMessages and answer 429 for the rest.
 func TestMessagesFloodControlConcurrentBurst(t *testing.T) {
+	t.Parallel()
 	const sends = 40
 	app := newTestApp(t)
 	srv := serveTestApp(t, app)
@@ -122,6 +124,7 @@ func TestMessagesFloodControlConcurrentBurst(t *testing.T) {
 // TestMessagesFloodControlCountsAcceptedOnly: refused messages do not use
 // up the flood allowance.
 func TestMessagesFloodControlCountsAcceptedOnly(t *testing.T) {
+	t.Parallel()
 	app := newTestApp(t)
 	srv := serveTestApp(t, app)
 	const url = "/api/collections/messages/records"

@@ -80,6 +80,7 @@ var matrixCollections = []string{"rooms", "messages", "users", "posts"}
 // sort and fields on any collection"; "e-mails stay hidden from others".
 // The totals are logged for the README.
 func TestAccessMatrix(t *testing.T) {
+	t.Parallel()
 	env := newMatrixEnv(t)
 	gen := matrixGenerator{r: rand.New(rand.NewSource(matrixSeed)), collectionIDs: env.collectionIDs}
 
@@ -146,6 +147,7 @@ func TestAccessMatrix(t *testing.T) {
 // superuser, who sees everything, trips each one) and that a @random sort
 // is judged by its totals only.
 func TestAccessMatrixOracle(t *testing.T) {
+	t.Parallel()
 	env := newMatrixEnv(t)
 	checks := []struct {
 		q    matrixQuery
@@ -196,6 +198,7 @@ func TestAccessMatrixOracle(t *testing.T) {
 //     rule: erin, who holds one such row, gets a yes/no answer about the
 //     others.
 func TestAccessMatrixChannels(t *testing.T) {
+	t.Parallel()
 	env := newMatrixEnv(t)
 	channels := []struct {
 		name string

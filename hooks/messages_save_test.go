@@ -21,6 +21,7 @@ import (
 // that sorting by "created,id" (the web app's order) is the stored order.
 // The ids here sort against that order: a tie would show.
 func TestMessagesCreatedFollowsStoredOrder(t *testing.T) {
+	t.Parallel()
 	for _, mode := range realtimeModes {
 		t.Run(mode.name, func(t *testing.T) { testCreatedFollowsStoredOrder(t, newTestAppWithConfig(t, mode.config)) })
 	}
@@ -83,6 +84,7 @@ func testCreatedFollowsStoredOrder(t *testing.T, app *tests.TestApp) {
 // TestMessagesImportKeepsCreated: a message whose "created" Go code set (an
 // import of old chats) keeps it, and its room's preview takes that time.
 func TestMessagesImportKeepsCreated(t *testing.T) {
+	t.Parallel()
 	for _, mode := range realtimeModes {
 		t.Run(mode.name, func(t *testing.T) {
 			app := newTestAppWithConfig(t, mode.config)
@@ -148,6 +150,7 @@ func BenchmarkMessageSave(b *testing.B) {
 // request log (one per chat message would flood the logs database), while a
 // refused one is logged as usual, as is any other successful request.
 func TestMessagesSuccessfulSendsAreNotLogged(t *testing.T) {
+	t.Parallel()
 	s := newRealtimeServer(t)
 	s.app.Settings().Logs.MaxDays = 1 // test apps keep no logs; a served app keeps 5 days
 	s.sendMessage(t, bob, roomBike, "not in the logs")

@@ -15,6 +15,7 @@ import (
 // TestMessagesListAndView: only the room's participants list and view its
 // messages.
 func TestMessagesListAndView(t *testing.T) {
+	t.Parallel()
 	list := "/api/collections/messages/records?" + roomsFilter(`room="`+roomBike+`"`)
 	const view = "/api/collections/messages/records/" + msgBobHello
 	scenarios := []tests.ApiScenario{
@@ -126,6 +127,7 @@ func TestMessagesListAndView(t *testing.T) {
 // TestMessagesSend covers sending: sender defaulting and spoofing, the
 // text rules, strangers, attachments and client ids.
 func TestMessagesSend(t *testing.T) {
+	t.Parallel()
 	const url = "/api/collections/messages/records"
 	refused := func(field string) []string {
 		return []string{`"status":400`, `"data":{"` + field + `":{"code":`}
@@ -478,6 +480,7 @@ func TestMessagesSend(t *testing.T) {
 
 // TestMessagesNoEditOrDelete: clients cannot edit or delete messages in v1.
 func TestMessagesNoEditOrDelete(t *testing.T) {
+	t.Parallel()
 	const url = "/api/collections/messages/records/" + msgBobHello
 	edit := func() *strings.Reader { return strings.NewReader(`{"text":"edited"}`) }
 	untouched := func(tb testing.TB, app *tests.TestApp, _ *http.Response) {
@@ -571,6 +574,7 @@ func messagesCheckRoomPreview(tb testing.TB, app core.App, msg map[string]any, w
 // quarter of a message's CPU); the hook keeps strangers out whatever an
 // admin sets the rule to, short of locking it.
 func TestMessagesParticipantCheckIsNotTheRule(t *testing.T) {
+	t.Parallel()
 	s := newRealtimeServer(t)
 	messages, err := s.app.FindCollectionByNameOrId("messages")
 	if err != nil {

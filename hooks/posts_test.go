@@ -35,6 +35,7 @@ var postDeletedEvents = map[string]int{
 // posts: anyone reads; only signed-in users create; only the author (or a
 // superuser) updates and deletes, and to anyone else the post is a 404.
 func TestPostsAccess(t *testing.T) {
+	t.Parallel()
 	bikeURL := "/api/collections/posts/records/" + postBike
 	scenarios := []tests.ApiScenario{
 		// list
@@ -388,6 +389,7 @@ func postsBikeChatKept(tb testing.TB, app *tests.TestApp, _ *http.Response) {
 // characters after trimming), body (up to 5,000), price (an integer, 0 or
 // more), status (selling by default, reserved, sold).
 func TestPostsFields(t *testing.T) {
+	t.Parallel()
 	cases := []struct {
 		name string
 		body map[string]any
@@ -491,6 +493,7 @@ func TestPostsFields(t *testing.T) {
 // TestPostsImages covers "images": up to 5 images (jpeg, png, webp, gif),
 // 5 MB each, sent as multipart, and a user's one "avatar" image.
 func TestPostsImages(t *testing.T) {
+	t.Parallel()
 	pngFile := tinyPNG(t)
 	// Still a PNG by its signature, one byte over the 5 MB limit.
 	bigPNG := append(append([]byte{}, pngFile...), make([]byte, 5<<20+1-len(pngFile))...)

@@ -18,6 +18,7 @@ import (
 // PocketBase accepts; a refused query answers 400 naming the parameter.
 // The web app's own queries pass.
 func TestQueryGuard(t *testing.T) {
+	t.Parallel()
 	roomsID, messagesID := "", ""
 	{
 		app := newTestApp(t)
@@ -116,6 +117,7 @@ func TestQueryGuard(t *testing.T) {
 // TestQueryGuardBatch: a batch request (when an admin turns batches on)
 // whose URL carries a refused filter is refused as a whole, nothing saved.
 func TestQueryGuardBatch(t *testing.T) {
+	t.Parallel()
 	factory := func(tb testing.TB) *tests.TestApp {
 		app := newTestApp(tb)
 		app.Settings().Batch.Enabled = true
@@ -171,6 +173,7 @@ const realtimeAttackerSample = 40
 // victims' rooms on the app under test, and erin hears of the very same
 // records on both, none of them a secret.
 func TestRealtimeAttackerLearnsNothing(t *testing.T) {
+	t.Parallel()
 	app, control, erinToken := newMatrixApps(t)
 	servers := []*realtimeServer{serveRealtime(t, app), serveRealtime(t, control)}
 	for _, s := range servers {
@@ -305,6 +308,7 @@ func realtimeAttackerChannels(ids map[string]string) []matrixQuery {
 // hidden back-relation or sort by e-mail either (the records API refuses
 // the same, see TestAccessMatrix).
 func TestRealtimeQueryGuard(t *testing.T) {
+	t.Parallel()
 	s := newRealtimeServer(t)
 	c := s.connect(t, carol)
 	for _, query := range []map[string]string{

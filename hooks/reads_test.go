@@ -18,6 +18,7 @@ import (
 // TestRoomsUnread: "unread" is on every room the API returns and counts
 // messages from others stored after the viewer's last read.
 func TestRoomsUnread(t *testing.T) {
+	t.Parallel()
 	const view = "/api/collections/rooms/records/" + roomBike
 	scenarios := []tests.ApiScenario{
 		{
@@ -161,6 +162,7 @@ var (
 
 // TestRoomsMarkRead covers POST /api/rooms/{id}/read.
 func TestRoomsMarkRead(t *testing.T) {
+	t.Parallel()
 	const url = "/api/rooms/" + roomBike + "/read"
 	scenarios := []tests.ApiScenario{
 		{
@@ -286,6 +288,7 @@ func roomsCheckReadTime(roomID, userID string) func(testing.TB, *tests.TestApp, 
 // after a read, in the same millisecond, is unread; a read covers every
 // message stored before it, even one whose time is ahead of the clock.
 func TestMessagesUnreadAcrossReadsInOneMillisecond(t *testing.T) {
+	t.Parallel()
 	for _, mode := range realtimeModes {
 		t.Run(mode.name, func(t *testing.T) { testUnreadAcrossReads(t, serveRealtime(t, newTestAppWithConfig(t, mode.config))) })
 	}

@@ -30,6 +30,7 @@ import (
 // checks every participant gets each message once, in order, and nobody
 // else gets any.
 func TestFanoutKeepsOrderExactlyOnce(t *testing.T) {
+	t.Parallel()
 	s := newRealtimeServer(t)
 	bobBike := s.connect(t, bob, roomMessagesTopic(roomBike))
 	aliceGroup := s.connect(t, alice, roomMessagesTopic(roomGroup))
@@ -87,6 +88,7 @@ func TestFanoutKeepsOrderExactlyOnce(t *testing.T) {
 // TestFanoutReconnect: a client that drops its stream and subscribes again
 // on a new one gets the next message once, on the new stream only.
 func TestFanoutReconnect(t *testing.T) {
+	t.Parallel()
 	s := newRealtimeServer(t)
 	topic := roomMessagesTopic(roomBike)
 
@@ -106,6 +108,7 @@ func TestFanoutReconnect(t *testing.T) {
 // connection cap and the per-address connection cap answer with
 // PocketBase's error JSON, and a closed connection frees its place.
 func TestRealtimeCaps(t *testing.T) {
+	t.Parallel()
 	s := serveRealtime(t, newTestAppWithConfig(t, hooks.Config{Realtime: realtime.Config{
 		MaxConnectionsPerUser:         2,
 		MaxConnectionsPerAddress:      3,
@@ -205,6 +208,7 @@ func (s *realtimeServer) openStream(tb testing.TB) (int, []byte) {
 // return to their baseline within deadline + 5 s, and another client gets
 // every event meanwhile.
 func TestRealtimeStalledReaderIsCutOff(t *testing.T) {
+	// Not parallel: it counts the process's goroutines and heap.
 	const writeTimeout = time.Second
 	app := newTestAppWithConfig(t, hooks.Config{Realtime: realtime.Config{WriteTimeout: writeTimeout}})
 	s := serveRealtime(t, app)
@@ -369,6 +373,7 @@ func dialStalled(tb testing.TB, s *realtimeServer) *stalledStream {
 // whole topic set on every change; topics dropped stop at once, topics
 // added start at once.
 func TestFanoutResubscribeSameConnection(t *testing.T) {
+	t.Parallel()
 	s := newRealtimeServer(t)
 	bobStream := s.connect(t, bob, roomMessagesTopic(roomBike))
 	control := s.connect(t, alice, roomMessagesTopic(roomBike), "posts/*")

@@ -26,6 +26,7 @@ func signInWithPassword(tb testing.TB, s *realtimeServer, email string) string {
 // a new subscribe with it fails; another user keeps theirs; a fresh
 // sign-in works, REST and realtime.
 func TestRevoke(t *testing.T) {
+	t.Parallel()
 	for _, mode := range realtimeModes {
 		t.Run(mode.name, func(t *testing.T) {
 			s := serveRealtime(t, newTestAppWithConfig(t, mode.config))
@@ -84,6 +85,7 @@ func TestRevoke(t *testing.T) {
 // a superuser; an expired token on a subscribe stays a guest, as in
 // PocketBase (only an unexpired token that no longer verifies is refused).
 func TestRevokeAccess(t *testing.T) {
+	t.Parallel()
 	s := newRealtimeServer(t)
 	s.mustRequest(t, http.MethodPost, "/api/auth/revoke", "", nil, http.StatusUnauthorized)
 	s.mustRequest(t, http.MethodPost, "/api/auth/revoke", "superuser", nil, http.StatusForbidden)

@@ -26,6 +26,7 @@ var roomBikeSecrets = []string{roomBike, msgBobHello, msgAliceHi, textBobHello, 
 
 // TestRoomsListAndView: only participants list and view a room.
 func TestRoomsListAndView(t *testing.T) {
+	t.Parallel()
 	const list = "/api/collections/rooms/records"
 	const view = list + "/" + roomBike
 	scenarios := []tests.ApiScenario{
@@ -147,6 +148,7 @@ func TestRoomsListAndView(t *testing.T) {
 // no 5xx; bob and the superuser get the data, which shows each probe
 // really reaches it.
 func TestRoomsStrangerLearnsNothing(t *testing.T) {
+	t.Parallel()
 	probes := []struct {
 		name string
 		url  string
@@ -344,6 +346,7 @@ func TestRoomsStrangerLearnsNothing(t *testing.T) {
 // finds your rooms with a given user, where "participants.id ?=" cannot
 // (it shares the access rule's join).
 func TestRoomsFilterByParticipant(t *testing.T) {
+	t.Parallel()
 	scenarios := []tests.ApiScenario{
 		{
 			Name:            "bob finds his rooms with dave",

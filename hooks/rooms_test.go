@@ -30,6 +30,7 @@ var (
 // TestRoomsCreate: a signed-in user creates a group chat they are in, with
 // 2 to 50 participants, no post and no server-maintained field.
 func TestRoomsCreate(t *testing.T) {
+	t.Parallel()
 	const url = "/api/collections/rooms/records"
 	refused := func(field string) []string {
 		return []string{`"status":400`, `"data":{"` + field + `":{"code":`}
@@ -240,6 +241,7 @@ func TestRoomsCreate(t *testing.T) {
 // removes others or writes server-maintained fields; the last leave
 // deletes the room.
 func TestRoomsUpdate(t *testing.T) {
+	t.Parallel()
 	const url = "/api/collections/rooms/records/" + roomBike
 	refused := func(field string) []string {
 		return []string{`"status":400`, `"data":{"` + field + `":{"code":`}
@@ -567,6 +569,7 @@ func TestRoomsUpdate(t *testing.T) {
 
 // TestRoomsDelete: only superusers delete a room outright.
 func TestRoomsDelete(t *testing.T) {
+	t.Parallel()
 	const url = "/api/collections/rooms/records/" + roomBike
 	kept := roomsCheckParticipants(roomBike, alice, bob)
 	scenarios := []tests.ApiScenario{

@@ -49,6 +49,7 @@ type storageShortage struct {
 // package (seen in CI); the quota errors it produces are also covered by
 // TestStorageErrorsMiddleware.
 func TestStorageFullAnswers503(t *testing.T) {
+	// Not parallel: it sets TMPDIR, or the file-size limit of the whole process.
 	var shortages []storageShortage
 	if tmpfs, err := storageTmpfs(t); err != nil {
 		t.Logf("tmpfs unavailable (%v): testing with the file-size limit", err)
@@ -193,9 +194,10 @@ func storageTmpfs(t *testing.T) (storageShortage, error) {
 
 // storageFileSizeLimit sets the process's file-size limit to 0, so that
 // every write to a file fails with EFBIG (Go ignores the SIGXFSZ that
-// comes with it), and lifts it again. No other test runs meanwhile: none
-// is parallel. (Run with -v and stdout redirected to a file, what the test
-// prints while the limit holds is lost; the verdict is not.)
+// comes with it), and lifts it again. No other test runs meanwhile: this
+// one is not parallel, and the parallel ones start only after it. (Run
+// with -v and stdout redirected to a file, what the test prints while
+// the limit holds is lost; the verdict is not.)
 func storageFileSizeLimit() storageShortage {
 	var saved syscall.Rlimit
 	limited := false
@@ -238,6 +240,7 @@ func storageFileSizeLimit() storageShortage {
 // TestStorageErrorsMiddleware checks which errors the middleware turns
 // into 503, however a handler wraps them, on a route that fails with each.
 func TestStorageErrorsMiddleware(t *testing.T) {
+	t.Parallel()
 	failures := map[string]error{
 		"enospc":       router.NewBadRequestError("Failed to upload.", &os.PathError{Op: "write", Path: "f", Err: syscall.ENOSPC}),
 		"edquot":       fmt.Errorf("save file: %w", syscall.EDQUOT),

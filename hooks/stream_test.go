@@ -247,6 +247,7 @@ func TestStreamPeerCloseUnregisters(t *testing.T) {
 // TestStreamIdleTimeout: a stream that is sent nothing for the idle
 // timeout is closed and unregistered; one that keeps getting events stays.
 func TestStreamIdleTimeout(t *testing.T) {
+	// Not parallel: the busy stream must get a post every 100 ms, well within the 400 ms idle timeout, which a loaded machine may not give.
 	const idle = 400 * time.Millisecond
 	s := serveRealtime(t, newTestAppWithConfig(t, hooks.Config{Realtime: realtime.Config{IdleTimeout: idle}}))
 
@@ -274,6 +275,7 @@ func TestStreamIdleTimeout(t *testing.T) {
 // TestStreamMaxLifetime: every stream is closed after the max lifetime,
 // however busy.
 func TestStreamMaxLifetime(t *testing.T) {
+	t.Parallel()
 	const lifetime = 600 * time.Millisecond
 	s := serveRealtime(t, newTestAppWithConfig(t, hooks.Config{Realtime: realtime.Config{MaxLifetime: lifetime}}))
 	busy := s.connect(t, carol, "posts/*")

@@ -39,6 +39,7 @@ var userDeletedEvents = map[string]int{
 // from everyone but the owner (and superusers); only the owner changes or
 // deletes the account.
 func TestUsersAccess(t *testing.T) {
+	t.Parallel()
 	long := strings.Repeat("n", 51)
 
 	scenarios := []tests.ApiScenario{
@@ -308,6 +309,7 @@ func usersNameIs(tb testing.TB, app core.App, id, want string) {
 // hidden when users are reached through expand and filter on other
 // collections.
 func TestUsersEmailsHiddenThroughOtherCollections(t *testing.T) {
+	t.Parallel()
 	scenarios := []tests.ApiScenario{
 		{
 			Name:               "guest lists posts expanding author",
@@ -390,6 +392,7 @@ func TestUsersEmailsHiddenThroughOtherCollections(t *testing.T) {
 // TestUsersSignUpThenSignIn checks that registration is open and needs no
 // e-mail verification: a new account signs in with its password at once.
 func TestUsersSignUpThenSignIn(t *testing.T) {
+	t.Parallel()
 	h := appHandler(t, newTestApp(t))
 
 	signUp := serveJSON(h, "192.0.2.10", http.MethodPost, "/api/collections/users/records", "",
@@ -415,6 +418,7 @@ func TestUsersSignUpThenSignIn(t *testing.T) {
 // ("users:create") allow 10 requests a minute; the 11th gets 429, while
 // another address is unaffected.
 func TestUsersRateLimits(t *testing.T) {
+	t.Parallel()
 	const limit = 10
 	cases := []struct {
 		name   string
