@@ -1,8 +1,6 @@
 package hooks_test
 
 import (
-	"context"
-	"io"
 	"net/http"
 	"testing"
 	"time"
@@ -22,26 +20,15 @@ func authRefresh(tb testing.TB, s *realtimeServer, token string) int {
 // and returns the status.
 func statusWithToken(tb testing.TB, s *realtimeServer, method, path, token string) int {
 	tb.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), realtimeEventTimeout)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, method, s.srv.URL+path, nil)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	req.Header.Set("Authorization", token)
-	resp, err := s.srv.Client().Do(req)
-	if err != nil {
-		tb.Fatalf("%s %s = %v; want a response", method, path, err)
-	}
-	defer resp.Body.Close()
-	io.Copy(io.Discard, resp.Body)
-	return resp.StatusCode
+	status, _ := s.requestWithToken(tb, method, path, token, nil)
+	return status
 }
 
 // TestAuthCacheRevocation: a token the cache has seen stops working as soon
 // as what it depends on changes: the user's password (token key), the
 // user's existence, the collection's token secret.
 func TestAuthCacheRevocation(t *testing.T) {
+	t.Parallel()
 	changes := []struct {
 		name       string
 		revoke     func(tb testing.TB, app core.App)
@@ -102,6 +89,7 @@ func TestAuthCacheRevocation(t *testing.T) {
 
 // TestAuthCacheExpiry: a cached token is refused once it expires.
 func TestAuthCacheExpiry(t *testing.T) {
+	// Not parallel: both requests with the fresh token must come within its first second.
 	s := newRealtimeServer(t)
 	user, err := s.app.FindRecordById("users", bob)
 	if err != nil {
@@ -130,6 +118,7 @@ func TestAuthCacheExpiry(t *testing.T) {
 // her token for PocketBase, yet her cached entry still answers after bob
 // is saved (and is dropped once alice herself is).
 func TestAuthCacheForgetsOnlyTheChangedUser(t *testing.T) {
+	t.Parallel()
 	s := newRealtimeServer(t)
 	for _, user := range []string{alice, bob} {
 		if got := authRefresh(t, s, tokens[user]); got != http.StatusOK {

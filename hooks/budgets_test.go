@@ -1,25 +1,16 @@
 package hooks_test
 
 // Budgets (contract v2.0): images over 40 megapixels are refused (400
-// naming the field), a user's uploads are limited per 24 hours (429 naming
-// the field) and so are their posts per hour (429). Every refusal leaves
-// the database and the file storage as they were.
+// naming the field; budgets_images_test.go), a user's uploads are limited
+// per 24 hours (429 naming the field) and so are their posts per hour
+// (429). Every refusal leaves the database and the file storage as they
+// were.
 
 import (
 	"bytes"
-	"compress/zlib"
-	"encoding/binary"
 	"encoding/json"
 	"fmt"
-	"hash/crc32"
-	"image"
-	"image/color"
-	"image/gif"
-	"image/jpeg"
-	"io"
 	"net/http"
-	"net/http/httptest"
-	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -41,96 +32,12 @@ const (
 	budgetsMB          = 1 << 20
 )
 
-// budgetsPNG returns a valid PNG of w × h black pixels at 1 bit each: a
-// few KB however many pixels it says, as an attack would send it.
-func budgetsPNG(tb testing.TB, w, h int) []byte {
-	tb.Helper()
-	var idat bytes.Buffer
-	zw, err := zlib.NewWriterLevel(&idat, zlib.BestCompression)
-	if err != nil {
-		tb.Fatalf("zlib.NewWriterLevel() error = %v", err)
-	}
-	row := make([]byte, 1+(w+7)/8) // filter type 0, then the bits
-	for range h {
-		if _, err := zw.Write(row); err != nil {
-			tb.Fatalf("compress PNG rows: %v", err)
-		}
-	}
-	if err := zw.Close(); err != nil {
-		tb.Fatalf("compress PNG rows: %v", err)
-	}
-	ihdr := make([]byte, 13) // bit depth 1, grayscale, no interlace
-	binary.BigEndian.PutUint32(ihdr[0:], uint32(w))
-	binary.BigEndian.PutUint32(ihdr[4:], uint32(h))
-	ihdr[8] = 1
-	out := bytes.NewBufferString("\x89PNG\r\n\x1a\n")
-	for _, c := range []struct {
-		kind string
-		data []byte
-	}{{"IHDR", ihdr}, {"IDAT", idat.Bytes()}, {"IEND", nil}} {
-		header := binary.BigEndian.AppendUint32(nil, uint32(len(c.data)))
-		out.Write(append(header, c.kind...))
-		out.Write(c.data)
-		crc := crc32.NewIEEE()
-		crc.Write([]byte(c.kind))
-		crc.Write(c.data)
-		out.Write(binary.BigEndian.AppendUint32(nil, crc.Sum32()))
-	}
-	return out.Bytes()
-}
-
-// budgetsJPEG returns an 8 × 8 JPEG whose frame header (SOF0) says w × h.
-func budgetsJPEG(tb testing.TB, w, h int) []byte {
-	tb.Helper()
-	var buf bytes.Buffer
-	if err := jpeg.Encode(&buf, image.NewGray(image.Rect(0, 0, 8, 8)), nil); err != nil {
-		tb.Fatalf("jpeg.Encode() error = %v", err)
-	}
-	b := buf.Bytes()
-	sof := bytes.Index(b, []byte{0xFF, 0xC0}) // marker, length, precision, height, width
-	if sof < 0 {
-		tb.Fatal("no SOF0 marker in the encoded JPEG")
-	}
-	binary.BigEndian.PutUint16(b[sof+5:], uint16(h))
-	binary.BigEndian.PutUint16(b[sof+7:], uint16(w))
-	return b
-}
-
-// budgetsGIF returns a 1 × 1 GIF on a logical screen of w × h.
-func budgetsGIF(tb testing.TB, w, h int) []byte {
-	tb.Helper()
-	var buf bytes.Buffer
-	m := image.NewPaletted(image.Rect(0, 0, 1, 1), color.Palette{color.Black, color.White})
-	if err := gif.Encode(&buf, m, nil); err != nil {
-		tb.Fatalf("gif.Encode() error = %v", err)
-	}
-	b := buf.Bytes()
-	binary.LittleEndian.PutUint16(b[6:], uint16(w)) // after "GIF89a"
-	binary.LittleEndian.PutUint16(b[8:], uint16(h))
-	return b
-}
-
-// budgetsWebP returns a WebP made of a VP8X header whose canvas is w × h.
-func budgetsWebP(w, h int) []byte {
-	vp8x := make([]byte, 10) // flags, reserved, width-1 and height-1 in 24 bits
-	vp8x[4], vp8x[5], vp8x[6] = byte(w-1), byte((w-1)>>8), byte((w-1)>>16)
-	vp8x[7], vp8x[8], vp8x[9] = byte(h-1), byte((h-1)>>8), byte((h-1)>>16)
-	body := append([]byte("WEBPVP8X"), binary.LittleEndian.AppendUint32(nil, 10)...)
-	body = append(body, vp8x...)
-	return append(append([]byte("RIFF"), binary.LittleEndian.AppendUint32(nil, uint32(len(body)))...), body...)
-}
-
 // budgetsSized returns a 1 × 1 PNG padded to size bytes (PocketBase and
 // the header check read only its start).
 func budgetsSized(tb testing.TB, size int) []byte {
 	tb.Helper()
-	img := postsPNG(tb)
+	img := tinyPNG(tb)
 	return append(img, make([]byte, size-len(img))...)
-}
-
-// budgetsFile is content uploaded as name in field.
-func budgetsFile(field, name string, content []byte) postsUpload {
-	return postsUpload{field: field, filename: name, content: content}
 }
 
 // budgetsRefused is badInputRefused (PocketBase's error JSON, nothing
@@ -140,31 +47,21 @@ func budgetsRefused(s tests.ApiScenario) tests.ApiScenario {
 	prepare := s.BeforeTestFunc
 	s = badInputRefused(s)
 	checkBefore, checkAfter := s.BeforeTestFunc, s.AfterTestFunc
-	var uploads int64
+	var uploads int
 	s.BeforeTestFunc = func(tb testing.TB, app *tests.TestApp, e *core.ServeEvent) {
 		if prepare != nil {
 			prepare(tb, app, e)
 		}
 		checkBefore(tb, app, e)
-		uploads = budgetsUploadRows(tb, app)
+		uploads = countRecords(tb, app, "uploads")
 	}
 	s.AfterTestFunc = func(tb testing.TB, app *tests.TestApp, res *http.Response) {
 		checkAfter(tb, app, res)
-		if got := budgetsUploadRows(tb, app); got != uploads {
+		if got := countRecords(tb, app, "uploads"); got != uploads {
 			tb.Errorf("uploads rows after the refusal = %d; want %d", got, uploads)
 		}
 	}
 	return s
-}
-
-// budgetsUploadRows counts the rows of the uploads collection.
-func budgetsUploadRows(tb testing.TB, app core.App) int64 {
-	tb.Helper()
-	n, err := app.CountRecords("uploads")
-	if err != nil {
-		tb.Fatalf("CountRecords(%q) error = %v", "uploads", err)
-	}
-	return n
 }
 
 // budgetsSetUploadMB sets the admin's upload_mb_per_day as the dashboard
@@ -232,161 +129,7 @@ func budgetsCheckUploaded(userID string, size int) func(testing.TB, *tests.TestA
 // for (a superuser's): no uploads row.
 func budgetsCheckNotCharged(tb testing.TB, app *tests.TestApp, _ *http.Response) {
 	tb.Helper()
-	if n := budgetsUploadRows(tb, app); n != 0 {
-		tb.Errorf("uploads rows = %d; want 0", n)
-	}
-}
-
-// TestBudgetsImagePixels: an image whose header says more than 40
-// megapixels, or cannot be read, is refused with 400 naming the field on
-// posts, avatars and attachments, for users and superusers alike, and
-// nothing is stored; 40 megapixels and less are accepted.
-func TestBudgetsImagePixels(t *testing.T) {
-	huge := budgetsPNG(t, 8000, 6000)
-	tooLarge := func(field string) []string {
-		return badInputNaming(http.StatusBadRequest, field, "validation_image_too_large")
-	}
-	newPost := map[string]string{"title": "Poster"}
-	bobsMessage := map[string]string{"room": roomBike, "text": "look"}
-	signUp := map[string]string{"email": "new@example.com", "password": password, "passwordConfirm": password}
-
-	type row struct {
-		name, actor, method, url string
-		fields                   map[string]string
-		files                    []postsUpload
-		want                     []string
-	}
-	refused := []row{
-		{
-			name: "bob creates a post with an 8000×6000 PNG", actor: bob, method: http.MethodPost, url: budgetsPostsURL,
-			fields: newPost, files: []postsUpload{budgetsFile("images", "huge.png", huge)}, want: tooLarge("images"),
-		},
-		{
-			name: "bob creates a post with an 8000×5001 PNG", actor: bob, method: http.MethodPost, url: budgetsPostsURL,
-			fields: newPost, files: []postsUpload{budgetsFile("images", "over.png", budgetsPNG(t, 8000, 5001))}, want: tooLarge("images"),
-		},
-		{
-			name: "bob creates a post with a small PNG and an 8000×6000 one", actor: bob, method: http.MethodPost, url: budgetsPostsURL,
-			fields: newPost, files: []postsUpload{budgetsFile("images", "small.png", postsPNG(t)), budgetsFile("images", "huge.png", huge)},
-			want: tooLarge("images"),
-		},
-		{
-			name: "bob creates a post with an 8000×6000 JPEG", actor: bob, method: http.MethodPost, url: budgetsPostsURL,
-			fields: newPost, files: []postsUpload{budgetsFile("images", "huge.jpg", budgetsJPEG(t, 8000, 6000))}, want: tooLarge("images"),
-		},
-		{
-			name: "bob creates a post with an 8000×6000 GIF", actor: bob, method: http.MethodPost, url: budgetsPostsURL,
-			fields: newPost, files: []postsUpload{budgetsFile("images", "huge.gif", budgetsGIF(t, 8000, 6000))}, want: tooLarge("images"),
-		},
-		{
-			name: "bob creates a post with an 8000×6000 WebP", actor: bob, method: http.MethodPost, url: budgetsPostsURL,
-			fields: newPost, files: []postsUpload{budgetsFile("images", "huge.webp", budgetsWebP(8000, 6000))}, want: tooLarge("images"),
-		},
-		{
-			name: "bob creates a post with a PNG whose header is broken", actor: bob, method: http.MethodPost, url: budgetsPostsURL,
-			fields: newPost, files: []postsUpload{budgetsFile("images", "broken.png", []byte("\x89PNG\r\n\x1a\nnot a chunk at all"))},
-			want: badInputNaming(http.StatusBadRequest, "images", "validation_image_unreadable"),
-		},
-		{
-			name: "alice adds an 8000×6000 PNG to her bike", actor: alice, method: http.MethodPatch, url: budgetsPostsURL + "/" + postBike,
-			files: []postsUpload{budgetsFile("images", "huge.png", huge)}, want: tooLarge("images"),
-		},
-		{
-			name: "superuser creates a post for carol with an 8000×6000 PNG", actor: "superuser", method: http.MethodPost, url: budgetsPostsURL,
-			fields: map[string]string{"title": "Poster", "author": carol}, files: []postsUpload{budgetsFile("images", "huge.png", huge)},
-			want: tooLarge("images"),
-		},
-		{
-			name: "alice sets an 8000×6000 avatar", actor: alice, method: http.MethodPatch, url: budgetsUsersURL + "/" + alice,
-			files: []postsUpload{budgetsFile("avatar", "huge.png", huge)}, want: tooLarge("avatar"),
-		},
-		{
-			name: "superuser sets alice's avatar to an 8000×6000 PNG", actor: "superuser", method: http.MethodPatch, url: budgetsUsersURL + "/" + alice,
-			files: []postsUpload{budgetsFile("avatar", "huge.png", huge)}, want: tooLarge("avatar"),
-		},
-		{
-			name: "guest signs up with an 8000×6000 avatar", actor: "", method: http.MethodPost, url: budgetsUsersURL,
-			fields: signUp, files: []postsUpload{budgetsFile("avatar", "huge.png", huge)}, want: tooLarge("avatar"),
-		},
-		{
-			name: "bob sends an 8000×6000 attachment", actor: bob, method: http.MethodPost, url: budgetsMessagesURL,
-			fields: bobsMessage, files: []postsUpload{budgetsFile("attachments", "huge.png", huge)}, want: tooLarge("attachments"),
-		},
-		{
-			name: "superuser sends an 8000×6000 attachment as bob", actor: "superuser", method: http.MethodPost, url: budgetsMessagesURL,
-			fields: map[string]string{"room": roomBike, "sender": bob, "text": "look"}, files: []postsUpload{budgetsFile("attachments", "huge.png", huge)},
-			want: tooLarge("attachments"),
-		},
-	}
-	for _, r := range refused {
-		body, headers := postsMultipart(t, r.actor, r.fields, r.files...)
-		s := budgetsRefused(tests.ApiScenario{
-			Name: r.name, Method: r.method, URL: r.url, Body: body, Headers: headers,
-			ExpectedStatus: http.StatusBadRequest, ExpectedContent: r.want,
-		})
-		s.Test(t)
-	}
-
-	accepted := []row{
-		{
-			name: "bob creates a post with an 8000×5000 PNG (40 megapixels)", actor: bob, method: http.MethodPost, url: budgetsPostsURL,
-			fields: newPost, files: []postsUpload{budgetsFile("images", "limit.png", budgetsPNG(t, 8000, 5000))}, want: []string{`"images":["limit_`},
-		},
-		{
-			name: "bob creates a post with a small PNG, JPEG, GIF and WebP", actor: bob, method: http.MethodPost, url: budgetsPostsURL,
-			fields: newPost, files: []postsUpload{
-				budgetsFile("images", "small.png", budgetsPNG(t, 640, 480)),
-				budgetsFile("images", "small.jpg", budgetsJPEG(t, 8, 8)),
-				budgetsFile("images", "small.gif", budgetsGIF(t, 1, 1)),
-				budgetsFile("images", "small.webp", budgetsWebP(1000, 1000)),
-			},
-			want: []string{`"images":["small_`},
-		},
-		{
-			name: "alice sets a 1000×1000 avatar", actor: alice, method: http.MethodPatch, url: budgetsUsersURL + "/" + alice,
-			files: []postsUpload{budgetsFile("avatar", "portrait.png", budgetsPNG(t, 1000, 1000))}, want: []string{`"avatar":"portrait_`},
-		},
-		{
-			name: "bob sends a small attachment", actor: bob, method: http.MethodPost, url: budgetsMessagesURL,
-			fields: bobsMessage, files: []postsUpload{budgetsFile("attachments", "small.png", postsPNG(t))}, want: []string{`"attachments":["small_`},
-		},
-	}
-	for _, r := range accepted {
-		body, headers := postsMultipart(t, r.actor, r.fields, r.files...)
-		s := tests.ApiScenario{
-			Name: r.name, Method: r.method, URL: r.url, Body: body, Headers: headers,
-			ExpectedStatus: http.StatusOK, ExpectedContent: r.want, TestAppFactory: newTestApp,
-		}
-		s.Test(t)
-	}
-}
-
-// TestBudgetsImagePixelsReadsOnlyTheHeader: refusing a 20000×20000 PNG
-// (a 400-megapixel image in a few dozen KB) allocates nothing near what
-// decoding it would (400 MB at one byte a pixel).
-func TestBudgetsImagePixelsReadsOnlyTheHeader(t *testing.T) {
-	bomb := budgetsPNG(t, 20000, 20000)
-	body, headers := postsMultipart(t, bob, map[string]string{"title": "Bomb"}, budgetsFile("images", "bomb.png", bomb))
-	app := newTestApp(t)
-	h := appHandler(t, app)
-	req := httptest.NewRequest(http.MethodPost, budgetsPostsURL, body)
-	for k, v := range headers {
-		req.Header.Set(k, v)
-	}
-
-	var before, after runtime.MemStats
-	runtime.ReadMemStats(&before)
-	res := httptest.NewRecorder()
-	h.ServeHTTP(res, req)
-	runtime.ReadMemStats(&after)
-
-	if res.Code != http.StatusBadRequest || !strings.Contains(res.Body.String(), `"images":{"code":"validation_image_too_large"`) {
-		t.Fatalf("POST a %d-byte 20000×20000 PNG = %d %s; want 400 naming images", len(bomb), res.Code, res.Body)
-	}
-	const most = 64 << 20
-	if allocated := after.TotalAlloc - before.TotalAlloc; allocated > most {
-		t.Errorf("refusing the PNG allocated %d MB; want at most %d MB (decoding it would take 400 MB)", allocated>>20, most>>20)
-	}
+	checkCount(tb, app, "uploads", 0)
 }
 
 // TestBudgetsUploads: with the admin's budget at 1 MB, an upload that
@@ -395,6 +138,7 @@ func TestBudgetsImagePixelsReadsOnlyTheHeader(t *testing.T) {
 // uploads older than 24 hours and superusers are not counted; accepted
 // uploads are recorded for the user who sent them.
 func TestBudgetsUploads(t *testing.T) {
+	t.Parallel()
 	const size = 200 * budgetsKB
 	photo := budgetsSized(t, size)
 	oneMB := func(tb testing.TB, app *tests.TestApp, _ *core.ServeEvent) {
@@ -414,7 +158,7 @@ func TestBudgetsUploads(t *testing.T) {
 	type row struct {
 		name, actor, method, url string
 		fields                   map[string]string
-		files                    []postsUpload
+		files                    []upload
 		before                   func(testing.TB, *tests.TestApp, *core.ServeEvent)
 		want                     []string
 		after                    func(testing.TB, *tests.TestApp, *http.Response)
@@ -422,30 +166,30 @@ func TestBudgetsUploads(t *testing.T) {
 	refused := []row{
 		{
 			name: "bob, 900 KB used today, creates a post with a 200 KB image", actor: bob, method: http.MethodPost, url: budgetsPostsURL,
-			fields: newPost, files: []postsUpload{budgetsFile("images", "photo.png", photo)},
+			fields: newPost, files: []upload{{"images", "photo.png", photo}},
 			before: spent(bob, 900*budgetsKB, time.Hour), want: overBudget("images"),
 		},
 		{
 			name: "alice, 900 KB used today, adds a 200 KB image to her bike", actor: alice, method: http.MethodPatch, url: budgetsPostsURL + "/" + postBike,
-			files:  []postsUpload{budgetsFile("images", "photo.png", photo)},
+			files:  []upload{{"images", "photo.png", photo}},
 			before: spent(alice, 900*budgetsKB, time.Hour), want: overBudget("images"),
 		},
 		{
 			name: "bob, 900 KB used today, sets a 200 KB avatar", actor: bob, method: http.MethodPatch, url: budgetsUsersURL + "/" + bob,
-			files:  []postsUpload{budgetsFile("avatar", "me.png", photo)},
+			files:  []upload{{"avatar", "me.png", photo}},
 			before: spent(bob, 900*budgetsKB, time.Hour), want: overBudget("avatar"),
 		},
 		{
 			name: "bob, 900 KB used today, sends a 200 KB attachment", actor: bob, method: http.MethodPost, url: budgetsMessagesURL,
-			fields: map[string]string{"room": roomBike}, files: []postsUpload{budgetsFile("attachments", "photo.png", photo)},
+			fields: map[string]string{"room": roomBike}, files: []upload{{"attachments", "photo.png", photo}},
 			before: spent(bob, 900*budgetsKB, time.Hour), want: overBudget("attachments"),
 		},
 		{
 			name: "bob, nothing used, creates a post with five 220 KB images (1,100 KB)", actor: bob, method: http.MethodPost, url: budgetsPostsURL,
-			fields: newPost, files: func() []postsUpload {
-				files := make([]postsUpload, 5)
+			fields: newPost, files: func() []upload {
+				files := make([]upload, 5)
 				for i := range files {
-					files[i] = budgetsFile("images", "photo.png", budgetsSized(t, 220*budgetsKB))
+					files[i] = upload{"images", "photo.png", budgetsSized(t, 220*budgetsKB)}
 				}
 				return files
 			}(),
@@ -453,7 +197,7 @@ func TestBudgetsUploads(t *testing.T) {
 		},
 		{
 			name: "bob, with the seeded 100 MB budget and 99.9 MB used today, creates a post with a 200 KB image", actor: bob, method: http.MethodPost, url: budgetsPostsURL,
-			fields: newPost, files: []postsUpload{budgetsFile("images", "photo.png", photo)},
+			fields: newPost, files: []upload{{"images", "photo.png", photo}},
 			before: func(tb testing.TB, app *tests.TestApp, _ *core.ServeEvent) {
 				budgetsSeedUpload(tb, app, bob, hooks.DefaultUploadMBPerDay*budgetsMB-100*budgetsKB, time.Hour)
 			},
@@ -461,10 +205,12 @@ func TestBudgetsUploads(t *testing.T) {
 		},
 	}
 	for _, r := range refused {
-		body, headers := postsMultipart(t, r.actor, r.fields, r.files...)
+		body, headers := multipartForm(t, r.actor, r.fields, r.files...)
 		s := budgetsRefused(tests.ApiScenario{
 			Name: r.name, Method: r.method, URL: r.url, Body: body, Headers: headers, BeforeTestFunc: r.before,
 			ExpectedStatus: http.StatusTooManyRequests, ExpectedContent: r.want,
+			// The budget is counted inside the save's transaction.
+			ExpectedEvents: createOrUpdate(r.method, createFailedEvents, updateFailedEvents),
 		})
 		s.Test(t)
 	}
@@ -472,17 +218,17 @@ func TestBudgetsUploads(t *testing.T) {
 	accepted := []row{
 		{
 			name: "carol, while bob has used 900 KB, creates a post with a 200 KB image", actor: carol, method: http.MethodPost, url: budgetsPostsURL,
-			fields: newPost, files: []postsUpload{budgetsFile("images", "photo.png", photo)},
+			fields: newPost, files: []upload{{"images", "photo.png", photo}},
 			before: spent(bob, 900*budgetsKB, time.Hour), after: budgetsCheckUploaded(carol, size),
 		},
 		{
 			name: "bob, whose 900 KB were uploaded 25 hours ago, creates a post with a 200 KB image", actor: bob, method: http.MethodPost, url: budgetsPostsURL,
-			fields: newPost, files: []postsUpload{budgetsFile("images", "photo.png", photo)},
+			fields: newPost, files: []upload{{"images", "photo.png", photo}},
 			before: spent(bob, 900*budgetsKB, 25*time.Hour), after: budgetsCheckUploaded(bob, size),
 		},
 		{
 			name: "bob, 824 KB used today, creates a post with a 200 KB image (exactly 1 MB)", actor: bob, method: http.MethodPost, url: budgetsPostsURL,
-			fields: newPost, files: []postsUpload{budgetsFile("images", "photo.png", photo)},
+			fields: newPost, files: []upload{{"images", "photo.png", photo}},
 			before: spent(bob, budgetsMB-size, time.Hour), after: budgetsCheckUploaded(bob, size),
 		},
 		{
@@ -492,7 +238,7 @@ func TestBudgetsUploads(t *testing.T) {
 		},
 		{
 			name: "bob, with the seeded 100 MB budget and 99 MB used today, creates a post with a 200 KB image", actor: bob, method: http.MethodPost, url: budgetsPostsURL,
-			fields: newPost, files: []postsUpload{budgetsFile("images", "photo.png", photo)},
+			fields: newPost, files: []upload{{"images", "photo.png", photo}},
 			before: func(tb testing.TB, app *tests.TestApp, _ *core.ServeEvent) {
 				budgetsSeedUpload(tb, app, bob, (hooks.DefaultUploadMBPerDay-1)*budgetsMB, time.Hour)
 			},
@@ -500,53 +246,43 @@ func TestBudgetsUploads(t *testing.T) {
 		},
 		{
 			name: "bob sends a 200 KB attachment", actor: bob, method: http.MethodPost, url: budgetsMessagesURL,
-			fields: map[string]string{"room": roomBike}, files: []postsUpload{budgetsFile("attachments", "photo.png", photo)},
+			fields: map[string]string{"room": roomBike}, files: []upload{{"attachments", "photo.png", photo}},
 			before: oneMB, after: budgetsCheckUploaded(bob, size),
 		},
 		{
 			name: "dave sets a 200 KB avatar", actor: dave, method: http.MethodPatch, url: budgetsUsersURL + "/" + dave,
-			files:  []postsUpload{budgetsFile("avatar", "me.png", photo)},
+			files:  []upload{{"avatar", "me.png", photo}},
 			before: oneMB, after: budgetsCheckUploaded(dave, size),
 		},
 		{
 			name: "guest signs up with a 200 KB avatar", actor: "", method: http.MethodPost, url: budgetsUsersURL,
 			fields: map[string]string{"email": "new@example.com", "password": password, "passwordConfirm": password},
-			files:  []postsUpload{budgetsFile("avatar", "me.png", photo)},
+			files:  []upload{{"avatar", "me.png", photo}},
 			before: oneMB, after: budgetsCheckUploaded("", size),
 		},
 		{
 			name: "superuser, while bob has used 1 MB, creates a post for bob with a 200 KB image", actor: "superuser", method: http.MethodPost, url: budgetsPostsURL,
-			fields: map[string]string{"title": "Photo post", "author": bob}, files: []postsUpload{budgetsFile("images", "photo.png", photo)},
+			fields: map[string]string{"title": "Photo post", "author": bob}, files: []upload{{"images", "photo.png", photo}},
 			before: oneMB, after: budgetsCheckNotCharged,
 		},
 	}
 	for _, r := range accepted {
-		body, headers := postsMultipart(t, r.actor, r.fields, r.files...)
+		body, headers := multipartForm(t, r.actor, r.fields, r.files...)
 		s := tests.ApiScenario{
 			Name: r.name, Method: r.method, URL: r.url, Body: body, Headers: headers, BeforeTestFunc: r.before,
 			ExpectedStatus: http.StatusOK, ExpectedContent: []string{`"id":"`}, AfterTestFunc: r.after,
+			ExpectedEvents: createOrUpdate(r.method, createdEvents, updatedEvents),
 			TestAppFactory: newTestApp,
 		}
 		s.Test(t)
 	}
 }
 
-// budgetsForm returns postsMultipart's body as bytes, to send more than
-// once (sendRequest).
-func budgetsForm(tb testing.TB, actor string, fields map[string]string, files ...postsUpload) ([]byte, map[string]string) {
-	tb.Helper()
-	body, headers := postsMultipart(tb, actor, fields, files...)
-	b, err := io.ReadAll(body)
-	if err != nil {
-		tb.Fatalf("read the form: %v", err)
-	}
-	return b, headers
-}
-
 // TestBudgetsUploadsAddUp: a post image, an avatar and an attachment draw
 // on one budget through the API; the record of them outlives the process
 // (a new app on a copy of the data dir still refuses).
 func TestBudgetsUploadsAddUp(t *testing.T) {
+	t.Parallel()
 	app := newTestApp(t)
 	budgetsSetUploadMB(t, app, 1)
 	srv := serveTestApp(t, app)
@@ -555,16 +291,16 @@ func TestBudgetsUploadsAddUp(t *testing.T) {
 	steps := []struct {
 		name, method, url string
 		fields            map[string]string
-		file              postsUpload
+		file              upload
 		want              int
 	}{
-		{"a post with a 512 KB image", http.MethodPost, budgetsPostsURL, map[string]string{"title": "Half"}, budgetsFile("images", "half.png", half), http.StatusOK},
-		{"a 512 KB avatar (1 MB in all)", http.MethodPatch, budgetsUsersURL + "/" + bob, nil, budgetsFile("avatar", "half.png", half), http.StatusOK},
-		{"a 1×1 attachment", http.MethodPost, budgetsMessagesURL, map[string]string{"room": roomBike}, budgetsFile("attachments", "tiny.png", postsPNG(t)), http.StatusTooManyRequests},
+		{"a post with a 512 KB image", http.MethodPost, budgetsPostsURL, map[string]string{"title": "Half"}, upload{"images", "half.png", half}, http.StatusOK},
+		{"a 512 KB avatar (1 MB in all)", http.MethodPatch, budgetsUsersURL + "/" + bob, nil, upload{"avatar", "half.png", half}, http.StatusOK},
+		{"a 1×1 attachment", http.MethodPost, budgetsMessagesURL, map[string]string{"room": roomBike}, upload{"attachments", "tiny.png", tinyPNG(t)}, http.StatusTooManyRequests},
 	}
 	for _, s := range steps {
-		body, headers := budgetsForm(t, bob, s.fields, s.file)
-		status, answer, err := sendRequest(srv, s.method, s.url, bytes.NewReader(body), headers)
+		body, headers := multipartForm(t, bob, s.fields, s.file)
+		status, answer, err := sendRequest(srv, s.method, s.url, bytes.NewReader(body.Bytes()), headers)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -572,9 +308,7 @@ func TestBudgetsUploadsAddUp(t *testing.T) {
 			t.Fatalf("bob sends %s = %d %s; want %d", s.name, status, answer, s.want)
 		}
 	}
-	if n := budgetsUploadRows(t, app); n != 2 {
-		t.Errorf("uploads rows = %d; want 2", n)
-	}
+	checkCount(t, app, "uploads", 2)
 
 	// A new process on the same data: the budget is still spent.
 	restarted, err := tests.NewTestApp(app.DataDir())
@@ -585,8 +319,8 @@ func TestBudgetsUploadsAddUp(t *testing.T) {
 	if err := hooks.Register(restarted, hooks.Config{}); err != nil {
 		t.Fatalf("hooks.Register() error = %v", err)
 	}
-	body, headers := budgetsForm(t, bob, map[string]string{"room": roomBike}, budgetsFile("attachments", "tiny.png", postsPNG(t)))
-	status, answer, err := sendRequest(serveTestApp(t, restarted), http.MethodPost, budgetsMessagesURL, bytes.NewReader(body), headers)
+	body, headers := multipartForm(t, bob, map[string]string{"room": roomBike}, upload{"attachments", "tiny.png", tinyPNG(t)})
+	status, answer, err := sendRequest(serveTestApp(t, restarted), http.MethodPost, budgetsMessagesURL, bytes.NewReader(body.Bytes()), headers)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -598,14 +332,15 @@ func TestBudgetsUploadsAddUp(t *testing.T) {
 // TestBudgetsUploadsConcurrent: eight simultaneous 300 KB posts by one
 // user under a 1 MB budget store exactly three.
 func TestBudgetsUploadsConcurrent(t *testing.T) {
+	t.Parallel()
 	const sends, size = 8, 300 * budgetsKB
 	app := newTestApp(t)
 	budgetsSetUploadMB(t, app, 1)
 	srv := serveTestApp(t, app)
-	body, headers := budgetsForm(t, bob, map[string]string{"title": "Race"}, budgetsFile("images", "photo.png", budgetsSized(t, size)))
+	body, headers := multipartForm(t, bob, map[string]string{"title": "Race"}, upload{"images", "photo.png", budgetsSized(t, size)})
 
 	statuses := budgetsConcurrently(t, sends, func() (int, []byte, error) {
-		return sendRequest(srv, http.MethodPost, budgetsPostsURL, bytes.NewReader(body), headers)
+		return sendRequest(srv, http.MethodPost, budgetsPostsURL, bytes.NewReader(body.Bytes()), headers)
 	})
 	fit := budgetsMB / size
 	want := map[int]int{http.StatusOK: fit, http.StatusTooManyRequests: sends - fit}
@@ -619,9 +354,7 @@ func TestBudgetsUploadsConcurrent(t *testing.T) {
 	if used != fit*size {
 		t.Errorf("bob's recorded uploads = %d bytes; want %d", used, fit*size)
 	}
-	if n, err := app.CountRecords("posts", dbx.HashExp{"author": bob}); err != nil || n != int64(fit) {
-		t.Errorf("bob's posts = %d (%v); want %d", n, err, fit)
-	}
+	checkCount(t, app, "posts", fit, dbx.HashExp{"author": bob})
 }
 
 // budgetsConcurrently runs send n times at once and counts the statuses.
@@ -673,6 +406,7 @@ func budgetsSeedPosts(tb testing.TB, app core.App, userID string, n int, age tim
 // hour, other users' posts and superusers' creates are not limited, nor
 // are edits.
 func TestBudgetsPostsPerHour(t *testing.T) {
+	t.Parallel()
 	posted := func(n int, age time.Duration) func(testing.TB, *tests.TestApp, *core.ServeEvent) {
 		return func(tb testing.TB, app *tests.TestApp, _ *core.ServeEvent) {
 			budgetsSeedPosts(tb, app, bob, n, age)
@@ -680,7 +414,7 @@ func TestBudgetsPostsPerHour(t *testing.T) {
 	}
 	full := posted(hooks.MaxPostsPerWindow, 30*time.Minute)
 
-	withImage, imageHeaders := postsMultipart(t, bob, map[string]string{"title": "One more"}, budgetsFile("images", "photo.png", postsPNG(t)))
+	withImage, imageHeaders := multipartForm(t, bob, map[string]string{"title": "One more"}, upload{"images", "photo.png", tinyPNG(t)})
 	refused := []tests.ApiScenario{
 		{
 			Name: "bob, 20 posts in the last hour, creates one", Method: http.MethodPost, URL: budgetsPostsURL,
@@ -693,6 +427,7 @@ func TestBudgetsPostsPerHour(t *testing.T) {
 	}
 	for _, s := range refused {
 		s.ExpectedStatus = http.StatusTooManyRequests
+		s.ExpectedEvents = createFailedEvents // counted inside the insert's transaction
 		s.ExpectedContent = []string{`"status":429`, fmt.Sprintf(`at most %d posts per hour`, hooks.MaxPostsPerWindow)}
 		s = budgetsRefused(s)
 		s.Test(t)
@@ -722,6 +457,7 @@ func TestBudgetsPostsPerHour(t *testing.T) {
 	}
 	for _, s := range accepted {
 		s.ExpectedStatus = http.StatusOK
+		s.ExpectedEvents = createOrUpdate(s.Method, createdEvents, updatedEvents)
 		s.ExpectedContent = []string{`"title":"`}
 		s.TestAppFactory = newTestApp
 		s.Test(t)
@@ -731,25 +467,25 @@ func TestBudgetsPostsPerHour(t *testing.T) {
 // TestBudgetsPostsConcurrent: thirty simultaneous creates by one user store
 // exactly 20 posts and answer 429 for the rest.
 func TestBudgetsPostsConcurrent(t *testing.T) {
+	t.Parallel()
 	const sends = 30
 	app := newTestApp(t)
 	srv := serveTestApp(t, app)
 
 	statuses := budgetsConcurrently(t, sends, func() (int, []byte, error) {
-		return chatSend(srv, http.MethodPost, budgetsPostsURL, tokens[dave], `{"title":"Race"}`)
+		return sendJSON(srv, http.MethodPost, budgetsPostsURL, tokens[dave], `{"title":"Race"}`)
 	})
 	want := map[int]int{http.StatusOK: hooks.MaxPostsPerWindow, http.StatusTooManyRequests: sends - hooks.MaxPostsPerWindow}
 	if fmt.Sprint(statuses) != fmt.Sprint(want) {
 		t.Errorf("statuses of %d simultaneous creates = %v; want %v", sends, statuses, want)
 	}
-	if n, err := app.CountRecords("posts", dbx.HashExp{"author": dave}); err != nil || n != hooks.MaxPostsPerWindow {
-		t.Errorf("dave's posts = %d (%v); want %d", n, err, hooks.MaxPostsPerWindow)
-	}
+	checkCount(t, app, "posts", hooks.MaxPostsPerWindow, dbx.HashExp{"author": dave})
 }
 
 // TestBudgetsCollectionsAreForSuperusers: the budgets setting and the
 // uploads record are hidden from users; a superuser reads and edits them.
 func TestBudgetsCollectionsAreForSuperusers(t *testing.T) {
+	t.Parallel()
 	// Every test app is a copy of one template: the seeded record's id is
 	// the same in all of them.
 	settings, err := newTestApp(t).FindFirstRecordByFilter("budgets", "")
@@ -776,6 +512,7 @@ func TestBudgetsCollectionsAreForSuperusers(t *testing.T) {
 			Name: "superuser sets upload_mb_per_day to 0", Method: http.MethodPatch, URL: "/api/collections/budgets/records/" + settingsID,
 			Headers: auth("superuser"), Body: strings.NewReader(`{"upload_mb_per_day":0}`),
 			ExpectedStatus: 400, ExpectedContent: []string{`"upload_mb_per_day":{"code"`},
+			ExpectedEvents: updateInvalidEvents,
 		},
 		{Name: "superuser lists uploads", Method: http.MethodGet, URL: "/api/collections/uploads/records", Headers: auth("superuser"), ExpectedStatus: 200, ExpectedContent: []string{`"totalItems":0`}},
 	}

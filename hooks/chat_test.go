@@ -3,23 +3,33 @@ package hooks_test
 import (
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
-	"net/http/httptest"
 	"reflect"
 	"slices"
-	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/pocketbase/dbx"
 	"github.com/pocketbase/pocketbase/core"
 	"github.com/pocketbase/pocketbase/tests"
 )
 
+// Hooks the chat button fires. It answers a room it finds as it is, and
+// creates a new one with app.Save, not through the records API (so no
+// OnRecordCreateRequest): the realtime fan-out still sees the create.
+var (
+	chatFoundEvents   = map[string]int{"*": 0, "OnRecordEnrich": 1}
+	chatCreatedEvents = map[string]int{
+		"*": 0, "OnRecordCreate": 1, "OnModelCreate": 1, "OnRecordValidate": 1, "OnModelValidate": 1,
+		"OnRecordCreateExecute": 1, "OnModelCreateExecute": 1,
+		"OnRecordAfterCreateSuccess": 1, "OnModelAfterCreateSuccess": 1,
+		"OnRecordEnrich": 1,
+	}
+)
+
 // TestChatButton covers POST /api/posts/{id}/chat, one row per actor and case.
 func TestChatButton(t *testing.T) {
+	t.Parallel()
 	scenarios := []tests.ApiScenario{
 		{
 			Name:            "guest gets 401",
@@ -27,8 +37,9 @@ func TestChatButton(t *testing.T) {
 			URL:             "/api/posts/" + postBike + "/chat",
 			TestAppFactory:  newTestApp,
 			ExpectedStatus:  http.StatusUnauthorized,
+			ExpectedEvents:  noEvents,
 			ExpectedContent: []string{`"status":401`},
-			AfterTestFunc:   chatCheckRoomCount(postBike, 1),
+			AfterTestFunc:   afterCount("rooms", 1, dbx.HashExp{"post": postBike}),
 		},
 		{
 			Name:           "participant bob gets the existing roomBike with 200",
@@ -37,12 +48,13 @@ func TestChatButton(t *testing.T) {
 			Headers:        auth(bob),
 			TestAppFactory: newTestApp,
 			ExpectedStatus: http.StatusOK,
+			ExpectedEvents: chatFoundEvents,
 			ExpectedContent: []string{
 				`"id":"` + roomBike + `"`,
 				`"post":"` + postBike + `"`,
 				`"unread":1`,
 			},
-			AfterTestFunc: chatCheckRoomCount(postBike, 1),
+			AfterTestFunc: afterCount("rooms", 1, dbx.HashExp{"post": postBike}),
 		},
 		{
 			Name:           "stranger carol creates her room with the author, 201",
@@ -51,6 +63,7 @@ func TestChatButton(t *testing.T) {
 			Headers:        auth(carol),
 			TestAppFactory: newTestApp,
 			ExpectedStatus: http.StatusCreated,
+			ExpectedEvents: chatCreatedEvents,
 			ExpectedContent: []string{
 				`"participants":["` + alice + `","` + carol + `"]`,
 				`"post":"` + postBike + `"`,
@@ -58,7 +71,7 @@ func TestChatButton(t *testing.T) {
 			},
 			NotExpectedContent: []string{roomBike, textAliceHi, textBobHello},
 			AfterTestFunc: func(tb testing.TB, app *tests.TestApp, res *http.Response) {
-				room := chatDecode(tb, res)
+				room := decodeObject(tb, res)
 				chatCheckOneRoom(tb, app, postBike, carol, room["id"])
 			},
 		},
@@ -69,19 +82,20 @@ func TestChatButton(t *testing.T) {
 			Headers:        auth(carol),
 			TestAppFactory: newTestApp,
 			BeforeTestFunc: func(tb testing.TB, app *tests.TestApp, e *core.ServeEvent) {
-				if status, body := chatServe(tb, e, http.MethodPost, "/api/posts/"+postBike+"/chat", tokens[carol], ""); status != http.StatusCreated {
+				if status, body := serveInScenario(tb, e, http.MethodPost, "/api/posts/"+postBike+"/chat", tokens[carol], ""); status != http.StatusCreated {
 					tb.Fatalf("first press = %d %s; want 201", status, body)
 				}
 			},
 			ExpectedStatus: http.StatusOK,
+			ExpectedEvents: chatFoundEvents,
 			ExpectedContent: []string{
 				`"participants":["` + alice + `","` + carol + `"]`,
 				`"post":"` + postBike + `"`,
 			},
 			AfterTestFunc: func(tb testing.TB, app *tests.TestApp, res *http.Response) {
-				room := chatDecode(tb, res)
+				room := decodeObject(tb, res)
 				chatCheckOneRoom(tb, app, postBike, carol, room["id"])
-				chatCheckRoomCount(postBike, 2)(tb, app, res)
+				afterCount("rooms", 2, dbx.HashExp{"post": postBike})(tb, app, res)
 			},
 		},
 		{
@@ -91,12 +105,13 @@ func TestChatButton(t *testing.T) {
 			Headers:        auth(dave),
 			TestAppFactory: newTestApp,
 			ExpectedStatus: http.StatusCreated,
+			ExpectedEvents: chatCreatedEvents,
 			ExpectedContent: []string{
 				`"participants":["` + carol + `","` + dave + `"]`,
 				`"post":"` + postLamp + `"`,
 			},
 			AfterTestFunc: func(tb testing.TB, app *tests.TestApp, res *http.Response) {
-				room := chatDecode(tb, res)
+				room := decodeObject(tb, res)
 				chatCheckOneRoom(tb, app, postLamp, dave, room["id"])
 			},
 		},
@@ -110,6 +125,7 @@ func TestChatButton(t *testing.T) {
 				roomsSetParticipants(tb, app, roomBike, alice)
 			},
 			ExpectedStatus: http.StatusCreated,
+			ExpectedEvents: chatCreatedEvents,
 			ExpectedContent: []string{
 				`"participants":["` + alice + `","` + bob + `"]`,
 				`"post":"` + postBike + `"`,
@@ -123,8 +139,9 @@ func TestChatButton(t *testing.T) {
 			Headers:         auth(alice),
 			TestAppFactory:  newTestApp,
 			ExpectedStatus:  http.StatusBadRequest,
+			ExpectedEvents:  noEvents,
 			ExpectedContent: []string{`"status":400`},
-			AfterTestFunc:   chatCheckRoomCount(postBike, 1),
+			AfterTestFunc:   afterCount("rooms", 1, dbx.HashExp{"post": postBike}),
 		},
 		{
 			Name:               "unknown post gets 404",
@@ -133,9 +150,10 @@ func TestChatButton(t *testing.T) {
 			Headers:            auth(bob),
 			TestAppFactory:     newTestApp,
 			ExpectedStatus:     http.StatusNotFound,
+			ExpectedEvents:     noEvents,
 			ExpectedContent:    []string{`"status":404`},
 			NotExpectedContent: []string{roomBike},
-			AfterTestFunc:      chatCheckRoomCount("nosuchpost00001", 0),
+			AfterTestFunc:      afterCount("rooms", 0, dbx.HashExp{"post": "nosuchpost00001"}),
 		},
 		{
 			Name:            "superuser gets 403 (the chat button is for users)",
@@ -144,8 +162,9 @@ func TestChatButton(t *testing.T) {
 			Headers:         auth("superuser"),
 			TestAppFactory:  newTestApp,
 			ExpectedStatus:  http.StatusForbidden,
+			ExpectedEvents:  noEvents,
 			ExpectedContent: []string{`"status":403`},
-			AfterTestFunc:   chatCheckRoomCount(postBike, 1),
+			AfterTestFunc:   afterCount("rooms", 1, dbx.HashExp{"post": postBike}),
 		},
 	}
 	for _, s := range scenarios {
@@ -157,6 +176,7 @@ func TestChatButton(t *testing.T) {
 // as GET /api/collections/rooms/records/{id}, "unread" included, both when
 // the room exists (200) and when it is created (201).
 func TestChatAnswerIsTheRoomRecord(t *testing.T) {
+	t.Parallel()
 	app := newTestApp(t)
 	srv := serveTestApp(t, app)
 	for _, c := range []struct {
@@ -167,7 +187,7 @@ func TestChatAnswerIsTheRoomRecord(t *testing.T) {
 		{carol, http.StatusCreated}, // a new room
 		{carol, http.StatusOK},      // carol's room, found again
 	} {
-		status, body := chatDo(t, srv, http.MethodPost, "/api/posts/"+postBike+"/chat", tokens[c.user], "")
+		status, body := doJSON(t, srv, http.MethodPost, "/api/posts/"+postBike+"/chat", tokens[c.user], "")
 		if status != c.wantStatus {
 			t.Fatalf("chat on %q as %q = %d %s; want %d", postBike, c.user, status, body, c.wantStatus)
 		}
@@ -179,7 +199,7 @@ func TestChatAnswerIsTheRoomRecord(t *testing.T) {
 			t.Errorf("chat answer as %q = %s; want an unread field", c.user, body)
 		}
 		id, _ := answer["id"].(string)
-		status, body = chatDo(t, srv, http.MethodGet, "/api/collections/rooms/records/"+id, tokens[c.user], "")
+		status, body = doJSON(t, srv, http.MethodGet, "/api/collections/rooms/records/"+id, tokens[c.user], "")
 		if status != http.StatusOK {
 			t.Fatalf("GET room %q as %q = %d %s; want 200", id, c.user, status, body)
 		}
@@ -197,11 +217,12 @@ func TestChatAnswerIsTheRoomRecord(t *testing.T) {
 // per post and buyer, for 10 posts: each (post, buyer) gets exactly one
 // room, one 201 and seven 200, all with the same room id.
 func TestChatButtonConcurrentPresses(t *testing.T) {
+	t.Parallel()
 	const posts, presses = 10, 8
 
 	app := newTestApp(t)
 	buyerTokens := map[string]string{bob: tokens[bob], carol: tokens[carol], dave: tokens[dave]}
-	for _, id := range roomsNewUsers(t, app, 2) {
+	for _, id := range saveExtraUsers(t, app, 2) {
 		user, err := app.FindRecordById("users", id)
 		if err != nil {
 			t.Fatalf("find user %q: %v", id, err)
@@ -241,7 +262,7 @@ func TestChatButtonConcurrentPresses(t *testing.T) {
 		for range presses {
 			wg.Go(func() {
 				<-start
-				status, body, err := chatSend(srv, http.MethodPost, "/api/posts/"+postID+"/chat", buyerTokens[buyerOf[postID]], "")
+				status, body, err := sendJSON(srv, http.MethodPost, "/api/posts/"+postID+"/chat", buyerTokens[buyerOf[postID]], "")
 				if err != nil {
 					t.Error(err)
 				}
@@ -286,88 +307,6 @@ func TestChatButtonConcurrentPresses(t *testing.T) {
 	}
 }
 
-// serveTestApp serves app's API (appHandler) over a loopback httptest
-// server. Inside a scenario use chatServe.
-func serveTestApp(tb testing.TB, app core.App) *httptest.Server {
-	tb.Helper()
-	srv := httptest.NewServer(appHandler(tb, app))
-	tb.Cleanup(srv.Close)
-	return srv
-}
-
-// chatDo sends a JSON request to srv with token as Authorization (none
-// when empty) and returns the status and body.
-func chatDo(tb testing.TB, srv *httptest.Server, method, path, token, body string) (int, []byte) {
-	tb.Helper()
-	status, data, err := chatSend(srv, method, path, token, body)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	return status, data
-}
-
-// chatSend is chatDo for goroutines: it reports failure as an error.
-func chatSend(srv *httptest.Server, method, path, token, body string) (int, []byte, error) {
-	headers := map[string]string{"Content-Type": "application/json"}
-	if token != "" {
-		headers["Authorization"] = token
-	}
-	return sendRequest(srv, method, path, strings.NewReader(body), headers)
-}
-
-// sendRequest sends body with headers to srv and returns the status and
-// body; it reports failure as an error, for goroutines.
-func sendRequest(srv *httptest.Server, method, path string, body io.Reader, headers map[string]string) (int, []byte, error) {
-	req, err := http.NewRequest(method, srv.URL+path, body)
-	if err != nil {
-		return 0, nil, fmt.Errorf("new request %s %s: %w", method, path, err)
-	}
-	for k, v := range headers {
-		req.Header.Set(k, v)
-	}
-	client := &http.Client{Timeout: 30 * time.Second}
-	res, err := client.Do(req)
-	if err != nil {
-		return 0, nil, fmt.Errorf("%s %s: %w", method, path, err)
-	}
-	defer res.Body.Close()
-	data, err := io.ReadAll(res.Body)
-	if err != nil {
-		return 0, nil, fmt.Errorf("read %s %s: %w", method, path, err)
-	}
-	return res.StatusCode, data, nil
-}
-
-// chatDecode decodes a JSON object response body.
-func chatDecode(tb testing.TB, res *http.Response) map[string]any {
-	tb.Helper()
-	var obj map[string]any
-	if err := json.NewDecoder(res.Body).Decode(&obj); err != nil {
-		tb.Fatalf("decode response body: %v", err)
-	}
-	return obj
-}
-
-// chatServe serves one JSON request through the router of a scenario's
-// serve event (for steps before the scenario's own request) and returns
-// the status and body. Use it, not serveTestApp, inside a scenario:
-// PocketBase's apis.NewRouter may run only once per app.
-func chatServe(tb testing.TB, e *core.ServeEvent, method, path, token, body string) (int, []byte) {
-	tb.Helper()
-	mux, err := e.Router.BuildMux()
-	if err != nil {
-		tb.Fatalf("build mux: %v", err)
-	}
-	req := httptest.NewRequest(method, path, strings.NewReader(body))
-	req.Header.Set("Content-Type", "application/json")
-	if token != "" {
-		req.Header.Set("Authorization", token)
-	}
-	rec := httptest.NewRecorder()
-	mux.ServeHTTP(rec, req)
-	return rec.Code, rec.Body.Bytes()
-}
-
 // chatCheckOneRoom checks that exactly one room about postID has buyerID,
 // that the post's author is in it too, and that its id is wantID.
 func chatCheckOneRoom(tb testing.TB, app core.App, postID, buyerID string, wantID any) {
@@ -395,20 +334,5 @@ func chatCheckOneRoom(tb testing.TB, app core.App, postID, buyerID string, wantI
 	}
 	if mine[0].Id != wantID {
 		tb.Errorf("room about %q with %q = %q; want %v", postID, buyerID, mine[0].Id, wantID)
-	}
-}
-
-// chatCheckRoomCount returns an AfterTestFunc checking that postID has
-// want rooms.
-func chatCheckRoomCount(postID string, want int) func(testing.TB, *tests.TestApp, *http.Response) {
-	return func(tb testing.TB, app *tests.TestApp, _ *http.Response) {
-		tb.Helper()
-		n, err := app.CountRecords("rooms", dbx.HashExp{"post": postID})
-		if err != nil {
-			tb.Fatalf("count rooms of %q: %v", postID, err)
-		}
-		if n != int64(want) {
-			tb.Errorf("rooms about %q = %d; want %d", postID, n, want)
-		}
 	}
 }

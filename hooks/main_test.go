@@ -9,6 +9,7 @@ import (
 	"github.com/pocketbase/pocketbase/apis"
 	"github.com/pocketbase/pocketbase/core"
 	"github.com/pocketbase/pocketbase/tests"
+	"github.com/pocketbase/pocketbase/tools/hook"
 
 	"github.com/marketchat/marketchat/hooks"
 	_ "github.com/marketchat/marketchat/migrations"
@@ -220,12 +221,14 @@ func saveRecord(app core.App, collection, id string, data map[string]any) error 
 // one app. Call it at most once per app and never inside an ApiScenario:
 // every apis.NewRouter binds another OnServe handler for the dashboard's
 // extension routes, and a second one panics on a duplicate pattern.
-func appHandler(tb testing.TB, app core.App) http.Handler {
+// middlewares are bound first, as apis.Serve binds its CORS.
+func appHandler(tb testing.TB, app core.App, middlewares ...*hook.Handler[*core.RequestEvent]) http.Handler {
 	tb.Helper()
 	router, err := apis.NewRouter(app)
 	if err != nil {
 		tb.Fatalf("apis.NewRouter() = %v; want nil", err)
 	}
+	router.Bind(middlewares...)
 	var mux http.Handler
 	serveEvent := &core.ServeEvent{App: app, Router: router}
 	err = app.OnServe().Trigger(serveEvent, func(e *core.ServeEvent) error {
@@ -237,4 +240,60 @@ func appHandler(tb testing.TB, app core.App) http.Handler {
 		tb.Fatalf("OnServe().Trigger() = %v; want nil", err)
 	}
 	return mux
+}
+
+// actorName names a fixture user id (or "superuser", or "" for a
+// guest) in scenario names.
+func actorName(id string) string {
+	switch id {
+	case "":
+		return "guest"
+	case alice:
+		return "alice"
+	case bob:
+		return "bob"
+	case carol:
+		return "carol"
+	case dave:
+		return "dave"
+	case erin:
+		return "erin"
+	}
+	return id
+}
+
+// extraUserIDs are the ids saveExtraUsers gives its first n users.
+func extraUserIDs(n int) []string {
+	ids := make([]string, n)
+	for i := range ids {
+		ids[i] = fmt.Sprintf("extrauser%06d", i)
+	}
+	return ids
+}
+
+// saveExtraUsers saves n users with the ids extraUserIDs(n) and returns
+// those ids. They share alice's password hash (hashing 50 passwords would
+// dominate the test's time).
+func saveExtraUsers(tb testing.TB, app core.App, n int) []string {
+	tb.Helper()
+	a, err := app.FindRecordById("users", alice)
+	if err != nil {
+		tb.Fatalf("find alice: %v", err)
+	}
+	users, err := app.FindCollectionByNameOrId("users")
+	if err != nil {
+		tb.Fatalf("find users: %v", err)
+	}
+	ids := extraUserIDs(n)
+	for _, id := range ids {
+		u := core.NewRecord(users)
+		u.Id = id
+		u.SetEmail(id + "@example.com")
+		u.SetRaw("password", &core.PasswordFieldValue{Hash: a.GetString("password:hash")})
+		u.Set("name", "Extra")
+		if err := app.Save(u); err != nil {
+			tb.Fatalf("save user %q: %v", id, err)
+		}
+	}
+	return ids
 }

@@ -1,12 +1,6 @@
 package hooks_test
 
 import (
-	"bytes"
-	"encoding/json"
-	"image"
-	"image/png"
-	"io"
-	"mime/multipart"
 	"net/http"
 	"strings"
 	"testing"
@@ -14,81 +8,6 @@ import (
 	"github.com/pocketbase/pocketbase/core"
 	"github.com/pocketbase/pocketbase/tests"
 )
-
-// postsJSON encodes a request body.
-func postsJSON(tb testing.TB, body map[string]any) io.Reader {
-	tb.Helper()
-	b, err := json.Marshal(body)
-	if err != nil {
-		tb.Fatalf("json.Marshal(%v) error = %v", body, err)
-	}
-	return bytes.NewReader(b)
-}
-
-// postsPNG returns a valid 1x1 PNG.
-func postsPNG(tb testing.TB) []byte {
-	tb.Helper()
-	var buf bytes.Buffer
-	if err := png.Encode(&buf, image.NewRGBA(image.Rect(0, 0, 1, 1))); err != nil {
-		tb.Fatalf("png.Encode() error = %v", err)
-	}
-	return buf.Bytes()
-}
-
-// postsUpload is one file of a multipart request.
-type postsUpload struct {
-	field, filename string
-	content         []byte
-}
-
-// postsMultipart builds a multipart body with the text fields and files, and
-// returns it with the headers of actor (a fixture id, "superuser" or "" for a
-// guest) plus the matching Content-Type.
-func postsMultipart(tb testing.TB, actor string, fields map[string]string, files ...postsUpload) (io.Reader, map[string]string) {
-	tb.Helper()
-	var body bytes.Buffer
-	mp := multipart.NewWriter(&body)
-	for k, v := range fields {
-		if err := mp.WriteField(k, v); err != nil {
-			tb.Fatalf("WriteField(%q) error = %v", k, err)
-		}
-	}
-	for _, f := range files {
-		w, err := mp.CreateFormFile(f.field, f.filename)
-		if err != nil {
-			tb.Fatalf("CreateFormFile(%q, %q) error = %v", f.field, f.filename, err)
-		}
-		if _, err := w.Write(f.content); err != nil {
-			tb.Fatalf("write %q error = %v", f.filename, err)
-		}
-	}
-	if err := mp.Close(); err != nil {
-		tb.Fatalf("multipart Close() error = %v", err)
-	}
-	return &body, usersHeaders(auth(actor), map[string]string{"Content-Type": mp.FormDataContentType()})
-}
-
-// postsImages returns n PNG uploads for the field.
-func postsImages(tb testing.TB, field string, n int) []postsUpload {
-	tb.Helper()
-	uploads := make([]postsUpload, n)
-	for i := range uploads {
-		uploads[i] = postsUpload{field: field, filename: "photo.png", content: postsPNG(tb)}
-	}
-	return uploads
-}
-
-// postsCount fails the test unless the posts collection holds want records.
-func postsCount(tb testing.TB, app core.App, want int) {
-	tb.Helper()
-	got, err := app.CountRecords("posts")
-	if err != nil {
-		tb.Fatalf("CountRecords(%q) error = %v", "posts", err)
-	}
-	if int(got) != want {
-		tb.Errorf("CountRecords(%q) = %d; want %d", "posts", got, want)
-	}
-}
 
 // postsField fails the test unless the stored post id has field = want.
 func postsField(tb testing.TB, app core.App, id, field string, want any) {
@@ -102,10 +21,21 @@ func postsField(tb testing.TB, app core.App, id, field string, want any) {
 	}
 }
 
+// postDeletedEvents: the post is deleted and the room about it updated
+// (its post cleared; the chat stays).
+var postDeletedEvents = map[string]int{
+	"*": 0, "OnRecordDeleteRequest": 1,
+	"OnRecordDelete": 1, "OnModelDelete": 1, "OnRecordDeleteExecute": 1, "OnModelDeleteExecute": 1,
+	"OnRecordAfterDeleteSuccess": 1, "OnModelAfterDeleteSuccess": 1,
+	"OnRecordUpdate": 1, "OnModelUpdate": 1, "OnRecordUpdateExecute": 1, "OnModelUpdateExecute": 1,
+	"OnRecordAfterUpdateSuccess": 1, "OnModelAfterUpdateSuccess": 1,
+}
+
 // TestPostsAccess covers who may list, view, create, update and delete
 // posts: anyone reads; only signed-in users create; only the author (or a
 // superuser) updates and deletes, and to anyone else the post is a 404.
 func TestPostsAccess(t *testing.T) {
+	t.Parallel()
 	bikeURL := "/api/collections/posts/records/" + postBike
 	scenarios := []tests.ApiScenario{
 		// list
@@ -189,9 +119,10 @@ func TestPostsAccess(t *testing.T) {
 			URL:             "/api/collections/posts/records",
 			Body:            strings.NewReader(`{"title":"Sofa","price":50}`),
 			ExpectedStatus:  400,
+			ExpectedEvents:  noEvents,
 			ExpectedContent: []string{`"status":400`},
 			AfterTestFunc: func(tb testing.TB, app *tests.TestApp, _ *http.Response) {
-				postsCount(tb, app, 2)
+				checkCount(tb, app, "posts", 2)
 			},
 		},
 		{
@@ -200,9 +131,10 @@ func TestPostsAccess(t *testing.T) {
 			URL:             "/api/collections/posts/records",
 			Body:            strings.NewReader(`{"title":"Sofa","price":50,"author":"` + alice + `"}`),
 			ExpectedStatus:  400,
+			ExpectedEvents:  noEvents,
 			ExpectedContent: []string{`"status":400`},
 			AfterTestFunc: func(tb testing.TB, app *tests.TestApp, _ *http.Response) {
-				postsCount(tb, app, 2)
+				checkCount(tb, app, "posts", 2)
 			},
 		},
 		{
@@ -212,9 +144,10 @@ func TestPostsAccess(t *testing.T) {
 			Body:            strings.NewReader(`{"title":"Sofa","price":50}`),
 			Headers:         auth(bob),
 			ExpectedStatus:  200,
+			ExpectedEvents:  createdEvents,
 			ExpectedContent: []string{`"author":"` + bob + `"`, `"title":"Sofa"`, `"price":50`, `"status":"selling"`},
 			AfterTestFunc: func(tb testing.TB, app *tests.TestApp, _ *http.Response) {
-				postsCount(tb, app, 3)
+				checkCount(tb, app, "posts", 3)
 			},
 		},
 		{
@@ -224,6 +157,7 @@ func TestPostsAccess(t *testing.T) {
 			Body:            strings.NewReader(`{"title":"Sofa","author":"` + bob + `"}`),
 			Headers:         auth(bob),
 			ExpectedStatus:  200,
+			ExpectedEvents:  createdEvents,
 			ExpectedContent: []string{`"author":"` + bob + `"`},
 		},
 		{
@@ -233,9 +167,10 @@ func TestPostsAccess(t *testing.T) {
 			Body:            strings.NewReader(`{"title":"Sofa","author":"` + alice + `"}`),
 			Headers:         auth(bob),
 			ExpectedStatus:  400,
+			ExpectedEvents:  createRefusedEvents,
 			ExpectedContent: []string{`"data":{"author":{"code"`},
 			AfterTestFunc: func(tb testing.TB, app *tests.TestApp, _ *http.Response) {
-				postsCount(tb, app, 2)
+				checkCount(tb, app, "posts", 2)
 			},
 		},
 		{
@@ -245,6 +180,7 @@ func TestPostsAccess(t *testing.T) {
 			Body:            strings.NewReader(`{"title":"Sofa","author":"nobody000000001"}`),
 			Headers:         auth(bob),
 			ExpectedStatus:  400,
+			ExpectedEvents:  createRefusedEvents,
 			ExpectedContent: []string{`"author":{"code"`},
 		},
 		{
@@ -254,6 +190,7 @@ func TestPostsAccess(t *testing.T) {
 			Body:            strings.NewReader(`{"title":"Sofa","author":["` + bob + `","` + alice + `"]}`),
 			Headers:         auth(bob),
 			ExpectedStatus:  400,
+			ExpectedEvents:  createRefusedEvents,
 			ExpectedContent: []string{`"author":{"code"`},
 		},
 		{
@@ -263,6 +200,7 @@ func TestPostsAccess(t *testing.T) {
 			Body:            strings.NewReader(`{"title":"Chair","author":"` + carol + `"}`),
 			Headers:         auth("superuser"),
 			ExpectedStatus:  200,
+			ExpectedEvents:  createdEvents,
 			ExpectedContent: []string{`"author":"` + carol + `"`, `"status":"selling"`},
 		},
 
@@ -273,6 +211,7 @@ func TestPostsAccess(t *testing.T) {
 			URL:             bikeURL,
 			Body:            strings.NewReader(`{"title":"Stolen"}`),
 			ExpectedStatus:  404,
+			ExpectedEvents:  noEvents,
 			ExpectedContent: []string{`"status":404`},
 			AfterTestFunc: func(tb testing.TB, app *tests.TestApp, _ *http.Response) {
 				postsField(tb, app, postBike, "title", "Bike")
@@ -285,6 +224,7 @@ func TestPostsAccess(t *testing.T) {
 			Body:            strings.NewReader(`{"title":"Stolen"}`),
 			Headers:         auth(bob),
 			ExpectedStatus:  404,
+			ExpectedEvents:  noEvents,
 			ExpectedContent: []string{`"status":404`},
 			AfterTestFunc: func(tb testing.TB, app *tests.TestApp, _ *http.Response) {
 				postsField(tb, app, postBike, "title", "Bike")
@@ -297,6 +237,7 @@ func TestPostsAccess(t *testing.T) {
 			Body:            strings.NewReader(`{"author":"` + bob + `"}`),
 			Headers:         auth(bob),
 			ExpectedStatus:  404,
+			ExpectedEvents:  noEvents,
 			ExpectedContent: []string{`"status":404`},
 			AfterTestFunc: func(tb testing.TB, app *tests.TestApp, _ *http.Response) {
 				postsField(tb, app, postBike, "author", alice)
@@ -309,6 +250,7 @@ func TestPostsAccess(t *testing.T) {
 			Body:            strings.NewReader(`{"title":"Red bike","status":"reserved"}`),
 			Headers:         auth(alice),
 			ExpectedStatus:  200,
+			ExpectedEvents:  updatedEvents,
 			ExpectedContent: []string{`"title":"Red bike"`, `"status":"reserved"`, `"author":"` + alice + `"`},
 			AfterTestFunc: func(tb testing.TB, app *tests.TestApp, _ *http.Response) {
 				postsField(tb, app, postBike, "title", "Red bike")
@@ -321,6 +263,7 @@ func TestPostsAccess(t *testing.T) {
 			Body:            strings.NewReader(`{"author":"` + alice + `","status":"sold"}`),
 			Headers:         auth(alice),
 			ExpectedStatus:  200,
+			ExpectedEvents:  updatedEvents,
 			ExpectedContent: []string{`"status":"sold"`},
 		},
 		{
@@ -330,6 +273,7 @@ func TestPostsAccess(t *testing.T) {
 			Body:            strings.NewReader(`{"author":"` + bob + `"}`),
 			Headers:         auth(alice),
 			ExpectedStatus:  400,
+			ExpectedEvents:  updateRefusedEvents,
 			ExpectedContent: []string{`"data":{"author":{"code"`},
 			AfterTestFunc: func(tb testing.TB, app *tests.TestApp, _ *http.Response) {
 				postsField(tb, app, postBike, "author", alice)
@@ -342,6 +286,7 @@ func TestPostsAccess(t *testing.T) {
 			Body:            strings.NewReader(`{"author":""}`),
 			Headers:         auth(alice),
 			ExpectedStatus:  400,
+			ExpectedEvents:  updateRefusedEvents,
 			ExpectedContent: []string{`"author":{"code"`},
 			AfterTestFunc: func(tb testing.TB, app *tests.TestApp, _ *http.Response) {
 				postsField(tb, app, postBike, "author", alice)
@@ -354,6 +299,7 @@ func TestPostsAccess(t *testing.T) {
 			Body:            strings.NewReader(`{"title":"Moderated"}`),
 			Headers:         auth("superuser"),
 			ExpectedStatus:  200,
+			ExpectedEvents:  updatedEvents,
 			ExpectedContent: []string{`"title":"Moderated"`},
 		},
 
@@ -363,9 +309,10 @@ func TestPostsAccess(t *testing.T) {
 			Method:          http.MethodDelete,
 			URL:             bikeURL,
 			ExpectedStatus:  404,
+			ExpectedEvents:  noEvents,
 			ExpectedContent: []string{`"status":404`},
 			AfterTestFunc: func(tb testing.TB, app *tests.TestApp, _ *http.Response) {
-				usersRecordExists(tb, app, "posts", postBike, true)
+				checkExists(tb, app, "posts", postBike, true)
 			},
 		},
 		{
@@ -374,9 +321,10 @@ func TestPostsAccess(t *testing.T) {
 			URL:             bikeURL,
 			Headers:         auth(bob),
 			ExpectedStatus:  404,
+			ExpectedEvents:  noEvents,
 			ExpectedContent: []string{`"status":404`},
 			AfterTestFunc: func(tb testing.TB, app *tests.TestApp, _ *http.Response) {
-				usersRecordExists(tb, app, "posts", postBike, true)
+				checkExists(tb, app, "posts", postBike, true)
 			},
 		},
 		{
@@ -385,9 +333,10 @@ func TestPostsAccess(t *testing.T) {
 			URL:             bikeURL,
 			Headers:         auth(carol),
 			ExpectedStatus:  404,
+			ExpectedEvents:  noEvents,
 			ExpectedContent: []string{`"status":404`},
 			AfterTestFunc: func(tb testing.TB, app *tests.TestApp, _ *http.Response) {
-				usersRecordExists(tb, app, "posts", postBike, true)
+				checkExists(tb, app, "posts", postBike, true)
 			},
 		},
 		{
@@ -396,6 +345,7 @@ func TestPostsAccess(t *testing.T) {
 			URL:            bikeURL,
 			Headers:        auth(alice),
 			ExpectedStatus: 204,
+			ExpectedEvents: postDeletedEvents,
 			AfterTestFunc:  postsBikeChatKept,
 		},
 		{
@@ -404,6 +354,7 @@ func TestPostsAccess(t *testing.T) {
 			URL:            bikeURL,
 			Headers:        auth("superuser"),
 			ExpectedStatus: 204,
+			ExpectedEvents: postDeletedEvents,
 			AfterTestFunc:  postsBikeChatKept,
 		},
 	}
@@ -418,7 +369,7 @@ func TestPostsAccess(t *testing.T) {
 // gone, roomBike remains with an empty post and both of its messages.
 func postsBikeChatKept(tb testing.TB, app *tests.TestApp, _ *http.Response) {
 	tb.Helper()
-	usersRecordExists(tb, app, "posts", postBike, false)
+	checkExists(tb, app, "posts", postBike, false)
 	room, err := app.FindRecordById("rooms", roomBike)
 	if err != nil {
 		tb.Fatalf("FindRecordById(%q, %q) error = %v; want the room kept", "rooms", roomBike, err)
@@ -430,7 +381,7 @@ func postsBikeChatKept(tb testing.TB, app *tests.TestApp, _ *http.Response) {
 		tb.Errorf("room %q participants = %v; want [%s %s]", roomBike, got, alice, bob)
 	}
 	for _, id := range []string{msgBobHello, msgAliceHi} {
-		usersRecordExists(tb, app, "messages", id, true)
+		checkExists(tb, app, "messages", id, true)
 	}
 }
 
@@ -438,6 +389,7 @@ func postsBikeChatKept(tb testing.TB, app *tests.TestApp, _ *http.Response) {
 // characters after trimming), body (up to 5,000), price (an integer, 0 or
 // more), status (selling by default, reserved, sold).
 func TestPostsFields(t *testing.T) {
+	t.Parallel()
 	cases := []struct {
 		name string
 		body map[string]any
@@ -470,18 +422,20 @@ func TestPostsFields(t *testing.T) {
 			Name:           "bob creates a post " + c.name,
 			Method:         http.MethodPost,
 			URL:            "/api/collections/posts/records",
-			Body:           postsJSON(t, c.body),
+			Body:           jsonBody(t, c.body),
 			Headers:        auth(bob),
 			TestAppFactory: newTestApp,
 		}
 		if c.named == "" {
 			s.ExpectedStatus = 200
+			s.ExpectedEvents = createdEvents
 			s.ExpectedContent = append([]string{`"author":"` + bob + `"`}, c.want...)
 		} else {
 			s.ExpectedStatus = 400
+			s.ExpectedEvents = createInvalidEvents
 			s.ExpectedContent = []string{`"` + c.named + `":{"code"`}
 			s.AfterTestFunc = func(tb testing.TB, app *tests.TestApp, _ *http.Response) {
-				postsCount(tb, app, 2)
+				checkCount(tb, app, "posts", 2)
 			}
 		}
 		s.Test(t)
@@ -506,10 +460,11 @@ func TestPostsFields(t *testing.T) {
 			Name:            "alice updates her bike " + u.name,
 			Method:          http.MethodPatch,
 			URL:             "/api/collections/posts/records/" + postBike,
-			Body:            postsJSON(t, u.body),
+			Body:            jsonBody(t, u.body),
 			Headers:         auth(alice),
 			TestAppFactory:  newTestApp,
 			ExpectedStatus:  400,
+			ExpectedEvents:  updateInvalidEvents,
 			ExpectedContent: []string{`"` + u.named + `":{"code"`},
 			AfterTestFunc: func(tb testing.TB, app *tests.TestApp, _ *http.Response) {
 				postsField(tb, app, postBike, "title", "Bike")
@@ -526,6 +481,7 @@ func TestPostsFields(t *testing.T) {
 		Headers:         auth(alice),
 		TestAppFactory:  newTestApp,
 		ExpectedStatus:  200,
+		ExpectedEvents:  updatedEvents,
 		ExpectedContent: []string{`"title":"Blue bike"`},
 		AfterTestFunc: func(tb testing.TB, app *tests.TestApp, _ *http.Response) {
 			postsField(tb, app, postBike, "title", "Blue bike")
@@ -537,7 +493,8 @@ func TestPostsFields(t *testing.T) {
 // TestPostsImages covers "images": up to 5 images (jpeg, png, webp, gif),
 // 5 MB each, sent as multipart, and a user's one "avatar" image.
 func TestPostsImages(t *testing.T) {
-	pngFile := postsPNG(t)
+	t.Parallel()
+	pngFile := tinyPNG(t)
 	// Still a PNG by its signature, one byte over the 5 MB limit.
 	bigPNG := append(append([]byte{}, pngFile...), make([]byte, 5<<20+1-len(pngFile))...)
 	newPost := map[string]string{"title": "Photo post"}
@@ -548,78 +505,79 @@ func TestPostsImages(t *testing.T) {
 		method string
 		url    string
 		fields map[string]string
-		files  []postsUpload
+		files  []upload
 		status int
+		events map[string]int
 		want   []string
 	}{
 		{
 			name: "bob creates a post with one image", actor: bob, method: http.MethodPost,
-			url: "/api/collections/posts/records", fields: newPost, files: postsImages(t, "images", 1),
-			status: 200, want: []string{`"images":["photo_`, `.png"]`, `"author":"` + bob + `"`},
+			url: "/api/collections/posts/records", fields: newPost, files: pngUploads(t, "images", 1),
+			status: 200, events: createdEvents, want: []string{`"images":["photo_`, `.png"]`, `"author":"` + bob + `"`},
 		},
 		{
 			name: "bob creates a post with five images", actor: bob, method: http.MethodPost,
-			url: "/api/collections/posts/records", fields: newPost, files: postsImages(t, "images", 5),
-			status: 200, want: []string{`"images":["photo_`},
+			url: "/api/collections/posts/records", fields: newPost, files: pngUploads(t, "images", 5),
+			status: 200, events: createdEvents, want: []string{`"images":["photo_`},
 		},
 		{
 			name: "bob creates a post with six images", actor: bob, method: http.MethodPost,
-			url: "/api/collections/posts/records", fields: newPost, files: postsImages(t, "images", 6),
-			status: 400, want: []string{`"images":{"code"`},
+			url: "/api/collections/posts/records", fields: newPost, files: pngUploads(t, "images", 6),
+			status: 400, events: createInvalidEvents, want: []string{`"images":{"code"`},
 		},
 		{
 			name: "bob creates a post with a text file as image", actor: bob, method: http.MethodPost,
 			url: "/api/collections/posts/records", fields: newPost,
-			files:  []postsUpload{{field: "images", filename: "notes.txt", content: []byte("just some text")}},
-			status: 400, want: []string{`"images":{"code"`},
+			files:  []upload{{field: "images", filename: "notes.txt", content: []byte("just some text")}},
+			status: 400, events: createInvalidEvents, want: []string{`"images":{"code"`},
 		},
 		{
 			name: "bob creates a post with a text file named .png", actor: bob, method: http.MethodPost,
 			url: "/api/collections/posts/records", fields: newPost,
-			files:  []postsUpload{{field: "images", filename: "fake.png", content: []byte("just some text")}},
-			status: 400, want: []string{`"images":{"code"`},
+			files:  []upload{{field: "images", filename: "fake.png", content: []byte("just some text")}},
+			status: 400, events: createInvalidEvents, want: []string{`"images":{"code"`},
 		},
 		{
 			name: "bob creates a post with an image over 5 MB", actor: bob, method: http.MethodPost,
 			url: "/api/collections/posts/records", fields: newPost,
-			files:  []postsUpload{{field: "images", filename: "big.png", content: bigPNG}},
-			status: 400, want: []string{`"images":{"code"`},
+			files:  []upload{{field: "images", filename: "big.png", content: bigPNG}},
+			status: 400, events: createInvalidEvents, want: []string{`"images":{"code"`},
 		},
 		{
 			name: "guest creates a post with an image", actor: "", method: http.MethodPost,
-			url: "/api/collections/posts/records", fields: newPost, files: postsImages(t, "images", 1),
-			status: 400, want: []string{`"status":400`},
+			url: "/api/collections/posts/records", fields: newPost, files: pngUploads(t, "images", 1),
+			status: 400, events: noEvents, want: []string{`"status":400`},
 		},
 		{
 			name: "alice adds an image to her bike", actor: alice, method: http.MethodPatch,
-			url: "/api/collections/posts/records/" + postBike, files: postsImages(t, "images", 1),
-			status: 200, want: []string{`"images":["photo_`},
+			url: "/api/collections/posts/records/" + postBike, files: pngUploads(t, "images", 1),
+			status: 200, events: updatedEvents, want: []string{`"images":["photo_`},
 		},
 		{
 			name: "bob adds an image to alice's bike", actor: bob, method: http.MethodPatch,
-			url: "/api/collections/posts/records/" + postBike, files: postsImages(t, "images", 1),
-			status: 404, want: []string{`"status":404`},
+			url: "/api/collections/posts/records/" + postBike, files: pngUploads(t, "images", 1),
+			status: 404, events: noEvents, want: []string{`"status":404`},
 		},
 		{
 			name: "alice sets her avatar", actor: alice, method: http.MethodPatch,
-			url: "/api/collections/users/records/" + alice, files: postsImages(t, "avatar", 1),
-			status: 200, want: []string{`"avatar":"photo_`},
+			url: "/api/collections/users/records/" + alice, files: pngUploads(t, "avatar", 1),
+			status: 200, events: updatedEvents, want: []string{`"avatar":"photo_`},
 		},
 		{
 			name: "alice sets a text file as avatar", actor: alice, method: http.MethodPatch,
 			url:    "/api/collections/users/records/" + alice,
-			files:  []postsUpload{{field: "avatar", filename: "notes.txt", content: []byte("just some text")}},
-			status: 400, want: []string{`"avatar":{"code"`},
+			files:  []upload{{field: "avatar", filename: "notes.txt", content: []byte("just some text")}},
+			status: 400, events: updateInvalidEvents, want: []string{`"avatar":{"code"`},
 		},
 		{
 			name: "bob sets alice's avatar", actor: bob, method: http.MethodPatch,
-			url: "/api/collections/users/records/" + alice, files: postsImages(t, "avatar", 1),
-			status: 404, want: []string{`"status":404`},
+			url: "/api/collections/users/records/" + alice, files: pngUploads(t, "avatar", 1),
+			status: 404, events: noEvents, want: []string{`"status":404`},
 		},
 	}
 
 	for _, c := range cases {
-		body, headers := postsMultipart(t, c.actor, c.fields, c.files...)
+		body, headers := multipartForm(t, c.actor, c.fields, c.files...)
 		s := tests.ApiScenario{
 			Name:            c.name,
 			Method:          c.method,
@@ -628,6 +586,7 @@ func TestPostsImages(t *testing.T) {
 			Headers:         headers,
 			TestAppFactory:  newTestApp,
 			ExpectedStatus:  c.status,
+			ExpectedEvents:  c.events,
 			ExpectedContent: c.want,
 		}
 		s.Test(t)

@@ -18,6 +18,7 @@ import (
 // PocketBase accepts; a refused query answers 400 naming the parameter.
 // The web app's own queries pass.
 func TestQueryGuard(t *testing.T) {
+	t.Parallel()
 	roomsID, messagesID := "", ""
 	{
 		app := newTestApp(t)
@@ -34,7 +35,7 @@ func TestQueryGuard(t *testing.T) {
 	}
 	refused := func(name, actor, target, param string) tests.ApiScenario {
 		return tests.ApiScenario{
-			Name: name + " as " + roomsActorName(actor) + ": 400 naming " + param, Method: http.MethodGet, URL: target,
+			Name: name + " as " + actorName(actor) + ": 400 naming " + param, Method: http.MethodGet, URL: target,
 			Headers: auth(actor), ExpectedStatus: http.StatusBadRequest,
 			ExpectedContent:    []string{`"data":{"` + param + `":{"code":"validation_` + param + `_not_allowed"`},
 			NotExpectedContent: roomsSecrets,
@@ -42,7 +43,7 @@ func TestQueryGuard(t *testing.T) {
 	}
 	allowed := func(name, actor, target string, content ...string) tests.ApiScenario {
 		return tests.ApiScenario{
-			Name: name + " as " + roomsActorName(actor), Method: http.MethodGet, URL: target,
+			Name: name + " as " + actorName(actor), Method: http.MethodGet, URL: target,
 			Headers: auth(actor), ExpectedStatus: http.StatusOK, ExpectedContent: content,
 			ExpectedEvents: map[string]int{"*": 0, "OnRecordsListRequest": 1, "OnRecordEnrich": len(content) - 1},
 		}
@@ -116,6 +117,7 @@ func TestQueryGuard(t *testing.T) {
 // TestQueryGuardBatch: a batch request (when an admin turns batches on)
 // whose URL carries a refused filter is refused as a whole, nothing saved.
 func TestQueryGuardBatch(t *testing.T) {
+	t.Parallel()
 	factory := func(tb testing.TB) *tests.TestApp {
 		app := newTestApp(tb)
 		app.Settings().Batch.Enabled = true
@@ -143,6 +145,13 @@ func TestQueryGuardBatch(t *testing.T) {
 			Name: "the same batch without it", Method: http.MethodPost, URL: "/api/batch",
 			Body: strings.NewReader(batch("")), Headers: auth(carol),
 			ExpectedStatus: http.StatusOK, ExpectedContent: []string{`"title":"Chair"`},
+			ExpectedEvents: map[string]int{
+				"*": 0, "OnBatchRequest": 1, "OnRecordCreateRequest": 1,
+				"OnRecordCreate": 1, "OnModelCreate": 1, "OnRecordValidate": 1, "OnModelValidate": 1,
+				"OnRecordCreateExecute": 1, "OnModelCreateExecute": 1,
+				"OnRecordAfterCreateSuccess": 1, "OnModelAfterCreateSuccess": 1,
+				"OnRecordEnrich": 1,
+			},
 		},
 	}
 	for _, s := range scenarios {
@@ -164,6 +173,7 @@ const realtimeAttackerSample = 40
 // victims' rooms on the app under test, and erin hears of the very same
 // records on both, none of them a secret.
 func TestRealtimeAttackerLearnsNothing(t *testing.T) {
+	t.Parallel()
 	app, control, erinToken := newMatrixApps(t)
 	servers := []*realtimeServer{serveRealtime(t, app), serveRealtime(t, control)}
 	for _, s := range servers {
@@ -292,6 +302,29 @@ func realtimeAttackerChannels(ids map[string]string) []matrixQuery {
 		q("posts", "sort", "author.email:lower"),
 		q("posts", "filter", `price > 0`), // allowed: the control hears it
 	}
+}
+
+// TestRealtimeQueryGuard: subscription options may not filter through a
+// hidden back-relation or sort by e-mail either (the records API refuses
+// the same, see TestAccessMatrix).
+func TestRealtimeQueryGuard(t *testing.T) {
+	t.Parallel()
+	s := newRealtimeServer(t)
+	c := s.connect(t, carol)
+	for _, query := range []map[string]string{
+		{"filter": `rooms_via_post.id != ""`},
+		{"sort": "-author.email"},
+	} {
+		status, body := s.request(t, http.MethodPost, "/api/realtime", carol, map[string]any{
+			"clientId": c.id, "subscriptions": []string{withOptions("posts/*", query)},
+		})
+		if status != http.StatusBadRequest || !strings.Contains(string(body), "not allowed") {
+			t.Errorf("subscribe posts/* with %v: %d %s; want 400 not allowed", query, status, body)
+		}
+	}
+	s.mustRequest(t, http.MethodPost, "/api/realtime", carol, map[string]any{
+		"clientId": c.id, "subscriptions": []string{withOptions("posts/*", map[string]string{"filter": `status = "selling"`})},
+	}, http.StatusNoContent)
 }
 
 // drain returns the events waiting and those that arrive until deadline.

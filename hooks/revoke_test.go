@@ -1,74 +1,16 @@
 package hooks_test
 
 import (
-	"bytes"
-	"context"
 	"encoding/json"
-	"io"
 	"net/http"
 	"testing"
 	"time"
-
-	"github.com/marketchat/marketchat/hooks"
-	"github.com/marketchat/marketchat/realtime"
 )
-
-// requestWithToken sends a JSON request (body may be nil) with token as
-// its Authorization ("" for none) and returns the status and body.
-func requestWithToken(tb testing.TB, s *realtimeServer, method, path, token string, body any) (int, []byte) {
-	tb.Helper()
-	var reader io.Reader
-	if body != nil {
-		data, err := json.Marshal(body)
-		if err != nil {
-			tb.Fatalf("json.Marshal(%v) = %v; want nil", body, err)
-		}
-		reader = bytes.NewReader(data)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), realtimeEventTimeout)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, method, s.srv.URL+path, reader)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	req.Header.Set("Content-Type", "application/json")
-	if token != "" {
-		req.Header.Set("Authorization", token)
-	}
-	resp, err := s.srv.Client().Do(req)
-	if err != nil {
-		tb.Fatalf("%s %s = %v; want a response", method, path, err)
-	}
-	defer resp.Body.Close()
-	data, err := io.ReadAll(resp.Body)
-	if err != nil {
-		tb.Fatalf("read %s %s = %v", method, path, err)
-	}
-	return resp.StatusCode, data
-}
-
-// expectClosed waits up to timeout for the stream to end, skipping any
-// events still on it.
-func (c *realtimeClient) expectClosed(tb testing.TB, timeout time.Duration) {
-	tb.Helper()
-	timer := time.NewTimer(timeout)
-	defer timer.Stop()
-	for {
-		select {
-		case _, ok := <-c.events:
-			if !ok {
-				return
-			}
-		case <-timer.C:
-			tb.Fatalf("%s: stream still open after %v; want it closed", c.who, timeout)
-		}
-	}
-}
 
 // signInWithPassword signs in through the API and returns the new token.
 func signInWithPassword(tb testing.TB, s *realtimeServer, email string) string {
 	tb.Helper()
-	status, data := requestWithToken(tb, s, http.MethodPost, "/api/collections/users/auth-with-password", "",
+	status, data := s.requestWithToken(tb, http.MethodPost, "/api/collections/users/auth-with-password", "",
 		map[string]string{"identity": email, "password": password})
 	var answer struct{ Token string }
 	if status != http.StatusOK || json.Unmarshal(data, &answer) != nil || answer.Token == "" {
@@ -84,15 +26,10 @@ func signInWithPassword(tb testing.TB, s *realtimeServer, email string) string {
 // a new subscribe with it fails; another user keeps theirs; a fresh
 // sign-in works, REST and realtime.
 func TestRevoke(t *testing.T) {
-	for _, config := range []struct {
-		name string
-		cfg  hooks.Config
-	}{
-		{"fan-out", hooks.Config{}},
-		{"PocketBase's broadcast", hooks.Config{Realtime: realtime.Config{Plain: true}}},
-	} {
-		t.Run(config.name, func(t *testing.T) {
-			s := serveRealtime(t, newTestAppWithConfig(t, config.cfg))
+	t.Parallel()
+	for _, mode := range realtimeModes {
+		t.Run(mode.name, func(t *testing.T) {
+			s := serveRealtime(t, newTestAppWithConfig(t, mode.config))
 			oldToken := tokens[bob]
 			for i := range 2 { // the first verifies and caches, the second hits the cache
 				if got := authRefresh(t, s, oldToken); got != http.StatusOK {
@@ -111,10 +48,10 @@ func TestRevoke(t *testing.T) {
 				t.Errorf("mark read with bob's old token = %d; want 401", got)
 			}
 			for _, stream := range bobStreams {
-				stream.expectClosed(t, realtimeEventTimeout)
+				stream.waitClosed(t, realtimeEventTimeout)
 			}
 			guest := s.connect(t, "")
-			status, body := requestWithToken(t, s, http.MethodPost, "/api/realtime", oldToken,
+			status, body := s.requestWithToken(t, http.MethodPost, "/api/realtime", oldToken,
 				map[string]any{"clientId": guest.id, "subscriptions": []string{"rooms/*"}})
 			if status != http.StatusUnauthorized {
 				t.Errorf("subscribe with bob's old token = %d %s; want 401", status, body)
@@ -133,7 +70,7 @@ func TestRevoke(t *testing.T) {
 				t.Errorf("auth-refresh with bob's new token = %d; want 200", got)
 			}
 			fresh := s.connect(t, "")
-			if status, body := requestWithToken(t, s, http.MethodPost, "/api/realtime", newToken,
+			if status, body := s.requestWithToken(t, http.MethodPost, "/api/realtime", newToken,
 				map[string]any{"clientId": fresh.id, "subscriptions": []string{"rooms/*"}}); status != http.StatusNoContent {
 				t.Fatalf("subscribe with bob's new token = %d %s; want 204", status, body)
 			}
@@ -148,6 +85,7 @@ func TestRevoke(t *testing.T) {
 // a superuser; an expired token on a subscribe stays a guest, as in
 // PocketBase (only an unexpired token that no longer verifies is refused).
 func TestRevokeAccess(t *testing.T) {
+	t.Parallel()
 	s := newRealtimeServer(t)
 	s.mustRequest(t, http.MethodPost, "/api/auth/revoke", "", nil, http.StatusUnauthorized)
 	s.mustRequest(t, http.MethodPost, "/api/auth/revoke", "superuser", nil, http.StatusForbidden)
@@ -162,7 +100,7 @@ func TestRevokeAccess(t *testing.T) {
 	}
 	time.Sleep(2 * time.Second) // exp has one-second resolution
 	guest := s.connect(t, "")
-	if status, body := requestWithToken(t, s, http.MethodPost, "/api/realtime", expired,
+	if status, body := s.requestWithToken(t, http.MethodPost, "/api/realtime", expired,
 		map[string]any{"clientId": guest.id, "subscriptions": []string{"posts/*"}}); status != http.StatusNoContent {
 		t.Errorf("subscribe with an expired token = %d %s; want 204 (a guest)", status, body)
 	}

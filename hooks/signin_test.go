@@ -50,7 +50,7 @@ func (env *signInEnv) signIn(identity, pass string) *httptest.ResponseRecorder {
 	n := env.addresses.Add(1)
 	ip := fmt.Sprintf("10.%d.%d.%d", byte(n>>16), byte(n>>8), byte(n))
 	body, _ := json.Marshal(map[string]string{"identity": identity, "password": pass}) // strings always marshal
-	return usersRequest(env.h, ip, http.MethodPost, "/api/collections/users/auth-with-password", string(body))
+	return serveJSON(env.h, ip, http.MethodPost, "/api/collections/users/auth-with-password", "", string(body))
 }
 
 // mustSignIn fails the test unless the sign-in answers want.
@@ -88,6 +88,7 @@ func wantLimited(tb testing.TB, got *httptest.ResponseRecorder) {
 // answer 429 until the window has passed, even with the right password;
 // other accounts are unaffected.
 func TestSignInLimitPerAccount(t *testing.T) {
+	t.Parallel()
 	env := newSignInEnv(t)
 	for i := 1; i <= hooks.SignInMaxFailures; i++ {
 		env.mustSignIn(t, fmt.Sprintf("wrong password #%d", i), emails[alice], "wrong-guess", http.StatusBadRequest)
@@ -114,6 +115,7 @@ func TestSignInLimitPerAccount(t *testing.T) {
 // Successful sign-ins do not count: nine failures, a success, and one
 // more failure are ten failures, not eleven attempts.
 func TestSignInLimitCountsFailuresOnly(t *testing.T) {
+	t.Parallel()
 	env := newSignInEnv(t)
 	for i := 1; i < hooks.SignInMaxFailures; i++ {
 		env.mustSignIn(t, fmt.Sprintf("wrong password #%d", i), emails[alice], "wrong-guess", http.StatusBadRequest)
@@ -126,6 +128,7 @@ func TestSignInLimitCountsFailuresOnly(t *testing.T) {
 // An identity that matches no account is limited under its normalised
 // spelling, so probing unknown e-mails gets 429 too.
 func TestSignInLimitUnknownIdentity(t *testing.T) {
+	t.Parallel()
 	env := newSignInEnv(t)
 	const nobody = "nobody@example.com"
 	for i := 1; i <= hooks.SignInMaxFailures; i++ {
@@ -139,6 +142,7 @@ func TestSignInLimitUnknownIdentity(t *testing.T) {
 // Guesses sent in parallel cannot overshoot the limit: an attempt holds
 // its place while the password is checked.
 func TestSignInLimitParallelGuesses(t *testing.T) {
+	t.Parallel()
 	env := newSignInEnv(t)
 	const guesses = 3 * hooks.SignInMaxFailures
 	codes := make([]int, guesses)

@@ -49,6 +49,7 @@ type storageShortage struct {
 // package (seen in CI); the quota errors it produces are also covered by
 // TestStorageErrorsMiddleware.
 func TestStorageFullAnswers503(t *testing.T) {
+	// Not parallel: it sets TMPDIR, or the file-size limit of the whole process.
 	var shortages []storageShortage
 	if tmpfs, err := storageTmpfs(t); err != nil {
 		t.Logf("tmpfs unavailable (%v): testing with the file-size limit", err)
@@ -108,7 +109,7 @@ func testStorageShortage(t *testing.T, shortage storageShortage) {
 		case "free":
 			shortage.free(t)
 		}
-		status, body := chatDo(t, srv, step.method, step.path, tokens[step.as], step.body)
+		status, body := doJSON(t, srv, step.method, step.path, tokens[step.as], step.body)
 		if status != step.status {
 			t.Errorf("%s: %s %s = %d %s; want %d", step.name, step.method, step.path, status, body, step.status)
 		}
@@ -128,9 +129,7 @@ func testStorageShortage(t *testing.T, shortage storageShortage) {
 	if _, err := app.FindAuthRecordByEmail("users", "erin@example.com"); err == nil {
 		t.Errorf("FindAuthRecordByEmail(%q) = found; want the refused sign-up absent", "erin@example.com")
 	}
-	if n, err := app.CountRecords("posts"); err != nil || n != 2 {
-		t.Errorf("CountRecords(posts) = %d, %v; want 2 (the refused post absent)", n, err)
-	}
+	checkCount(t, app, "posts", 2) // the refused post absent
 }
 
 // storageTmpfs mounts a 16 MB tmpfs and puts the test app's data dir on
@@ -195,9 +194,10 @@ func storageTmpfs(t *testing.T) (storageShortage, error) {
 
 // storageFileSizeLimit sets the process's file-size limit to 0, so that
 // every write to a file fails with EFBIG (Go ignores the SIGXFSZ that
-// comes with it), and lifts it again. No other test runs meanwhile: none
-// is parallel. (Run with -v and stdout redirected to a file, what the test
-// prints while the limit holds is lost; the verdict is not.)
+// comes with it), and lifts it again. No other test runs meanwhile: this
+// one is not parallel, and the parallel ones start only after it. (Run
+// with -v and stdout redirected to a file, what the test prints while
+// the limit holds is lost; the verdict is not.)
 func storageFileSizeLimit() storageShortage {
 	var saved syscall.Rlimit
 	limited := false
@@ -240,6 +240,7 @@ func storageFileSizeLimit() storageShortage {
 // TestStorageErrorsMiddleware checks which errors the middleware turns
 // into 503, however a handler wraps them, on a route that fails with each.
 func TestStorageErrorsMiddleware(t *testing.T) {
+	t.Parallel()
 	failures := map[string]error{
 		"enospc":       router.NewBadRequestError("Failed to upload.", &os.PathError{Op: "write", Path: "f", Err: syscall.ENOSPC}),
 		"edquot":       fmt.Errorf("save file: %w", syscall.EDQUOT),

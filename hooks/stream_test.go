@@ -1,6 +1,6 @@
 package hooks_test
 
-// Realtime streams taken over from net/http (hooks/stream.go): the wire
+// Realtime streams taken over from net/http (realtime/stream.go): the wire
 // format and headers, the end of a stream (peer close, idle, max lifetime,
 // terminate) and the memory a held stream costs.
 
@@ -34,21 +34,7 @@ const streamOrigin = "http://shop.example"
 // bound as apis.Serve binds it (appHandler has none), allowing streamOrigin.
 func serveRealtimeWithCORS(tb testing.TB, app *tests.TestApp) *realtimeServer {
 	tb.Helper()
-	router, err := apis.NewRouter(app)
-	if err != nil {
-		tb.Fatalf("apis.NewRouter() = %v; want nil", err)
-	}
-	router.Bind(apis.CORS(apis.CORSConfig{AllowOrigins: []string{streamOrigin}}))
-	var mux http.Handler
-	err = app.OnServe().Trigger(&core.ServeEvent{App: app, Router: router}, func(e *core.ServeEvent) error {
-		var err error
-		mux, err = e.Router.BuildMux()
-		return err
-	})
-	if err != nil {
-		tb.Fatalf("OnServe().Trigger() = %v; want nil", err)
-	}
-	srv := httptest.NewServer(mux)
+	srv := httptest.NewServer(appHandler(tb, app, apis.CORS(apis.CORSConfig{AllowOrigins: []string{streamOrigin}})))
 	tb.Cleanup(srv.Close)
 	return &realtimeServer{app: app, srv: srv}
 }
@@ -196,37 +182,6 @@ func TestStreamWireFormat(t *testing.T) {
 	}
 }
 
-// waitClosed reads c's stream until the server ends it and returns how
-// long that took; it fails the test after timeout.
-func (c *realtimeClient) waitClosed(tb testing.TB, timeout time.Duration) time.Duration {
-	tb.Helper()
-	start := time.Now()
-	timer := time.NewTimer(timeout)
-	defer timer.Stop()
-	for {
-		select {
-		case _, ok := <-c.events:
-			if !ok {
-				return time.Since(start)
-			}
-		case <-timer.C:
-			tb.Fatalf("%s: stream still open after %v; want it closed by the server", c.who, timeout)
-		}
-	}
-}
-
-// waitFor polls cond until it holds, failing the test after timeout.
-func waitFor(tb testing.TB, timeout time.Duration, what string, cond func() bool) {
-	tb.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			tb.Fatalf("%s: not within %v", what, timeout)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
-
 // postEvery creates a post as alice every interval until the returned
 // function is called; that function returns the first failure.
 func (s *realtimeServer) postEvery(interval time.Duration) func() error {
@@ -239,22 +194,13 @@ func (s *realtimeServer) postEvery(interval time.Duration) func() error {
 				return
 			case <-time.After(interval):
 			}
-			body := strings.NewReader(fmt.Sprintf(`{"title": "Post %d"}`, i))
-			req, err := http.NewRequest(http.MethodPost, s.srv.URL+"/api/collections/posts/records", body)
+			status, _, err := sendJSON(s.srv, http.MethodPost, "/api/collections/posts/records", tokens[alice], fmt.Sprintf(`{"title": "Post %d"}`, i))
 			if err != nil {
 				done <- err
 				return
 			}
-			req.Header.Set("Content-Type", "application/json")
-			req.Header.Set("Authorization", tokens[alice])
-			resp, err := s.srv.Client().Do(req)
-			if err != nil {
-				done <- err
-				return
-			}
-			resp.Body.Close()
-			if resp.StatusCode != http.StatusOK {
-				done <- fmt.Errorf("post %d: status %d", i, resp.StatusCode)
+			if status != http.StatusOK {
+				done <- fmt.Errorf("post %d: status %d", i, status)
 				return
 			}
 		}
@@ -301,6 +247,7 @@ func TestStreamPeerCloseUnregisters(t *testing.T) {
 // TestStreamIdleTimeout: a stream that is sent nothing for the idle
 // timeout is closed and unregistered; one that keeps getting events stays.
 func TestStreamIdleTimeout(t *testing.T) {
+	// Not parallel: the busy stream must get a post every 100 ms, well within the 400 ms idle timeout, which a loaded machine may not give.
 	const idle = 400 * time.Millisecond
 	s := serveRealtime(t, newTestAppWithConfig(t, hooks.Config{Realtime: realtime.Config{IdleTimeout: idle}}))
 
@@ -312,11 +259,13 @@ func TestStreamIdleTimeout(t *testing.T) {
 	if took < idle-100*time.Millisecond {
 		t.Errorf("the quiet stream closed after %v; want the idle timeout of %v first", took, idle)
 	}
-	// The busy stream outlives the idle timeout by far.
-	deadline := time.Now().Add(3 * idle)
-	for time.Now().Before(deadline) {
+	// The busy stream outlives the idle timeout by far: it gets events
+	// for three idle timeouts (each within realtimeEventTimeout).
+	outlived := time.Now().Add(3 * idle)
+	waitFor(t, 3*idle+realtimeEventTimeout, "the busy stream open for 3 idle timeouts", func() bool {
 		busy.expectEvent(t, "posts/*", realtimeEventTimeout)
-	}
+		return time.Now().After(outlived)
+	})
 	if err := stopPosting(); err != nil {
 		t.Fatal(err)
 	}
@@ -326,6 +275,7 @@ func TestStreamIdleTimeout(t *testing.T) {
 // TestStreamMaxLifetime: every stream is closed after the max lifetime,
 // however busy.
 func TestStreamMaxLifetime(t *testing.T) {
+	t.Parallel()
 	const lifetime = 600 * time.Millisecond
 	s := serveRealtime(t, newTestAppWithConfig(t, hooks.Config{Realtime: realtime.Config{MaxLifetime: lifetime}}))
 	busy := s.connect(t, carol, "posts/*")

@@ -3,6 +3,7 @@ package hooks
 import "testing"
 
 func TestNormalizeName(t *testing.T) {
+	t.Parallel()
 	tests := []struct{ in, want string }{
 		{"  Mina  ", "Mina"},
 		{"Mina\t\n Kim", "Mina Kim"},

@@ -2,9 +2,7 @@ package hooks_test
 
 import (
 	"fmt"
-	"io"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"strings"
 	"testing"
@@ -25,25 +23,15 @@ func usersHiddenEmails(viewer string) []string {
 	return hidden
 }
 
-// usersHeaders merges header maps; later maps win.
-func usersHeaders(maps ...map[string]string) map[string]string {
-	merged := map[string]string{}
-	for _, m := range maps {
-		for k, v := range m {
-			merged[k] = v
-		}
-	}
-	return merged
-}
-
-// usersRecordExists fails the test unless the record id of collection exists (or, with
-// want false, unless it is gone).
-func usersRecordExists(tb testing.TB, app core.App, collection, id string, want bool) {
-	tb.Helper()
-	_, err := app.FindRecordById(collection, id)
-	if got := err == nil; got != want {
-		tb.Errorf("FindRecordById(%q, %q) found = %v (err %v); want %v", collection, id, got, err, want)
-	}
+// userDeletedEvents: alice and her post (cascade) are deleted, and the
+// four records that named them are updated: her two rooms' participants,
+// the bike room's post and her message's sender.
+var userDeletedEvents = map[string]int{
+	"*": 0, "OnRecordDeleteRequest": 1,
+	"OnRecordDelete": 2, "OnModelDelete": 2, "OnRecordDeleteExecute": 2, "OnModelDeleteExecute": 2,
+	"OnRecordAfterDeleteSuccess": 2, "OnModelAfterDeleteSuccess": 2,
+	"OnRecordUpdate": 4, "OnModelUpdate": 4, "OnRecordUpdateExecute": 4, "OnModelUpdateExecute": 4,
+	"OnRecordAfterUpdateSuccess": 4, "OnModelAfterUpdateSuccess": 4,
 }
 
 // TestUsersAccess covers the contract's users section per actor: signed-in
@@ -51,6 +39,7 @@ func usersRecordExists(tb testing.TB, app core.App, collection, id string, want 
 // from everyone but the owner (and superusers); only the owner changes or
 // deletes the account.
 func TestUsersAccess(t *testing.T) {
+	t.Parallel()
 	long := strings.Repeat("n", 51)
 
 	scenarios := []tests.ApiScenario{
@@ -155,6 +144,7 @@ func TestUsersAccess(t *testing.T) {
 			Body: strings.NewReader(`{"email":"zoe@example.com","password":"password123",` +
 				`"passwordConfirm":"password123","name":"  Zoe  "}`),
 			ExpectedStatus:     200,
+			ExpectedEvents:     createdEvents,
 			ExpectedContent:    []string{`"name":"Zoe"`, `"verified":false`},
 			NotExpectedContent: usersHiddenEmails(""),
 			AfterTestFunc: func(tb testing.TB, app *tests.TestApp, _ *http.Response) {
@@ -174,6 +164,7 @@ func TestUsersAccess(t *testing.T) {
 			Body: strings.NewReader(`{"email":"zoe@example.com","password":"password123",` +
 				`"passwordConfirm":"password123","name":"` + long + `"}`),
 			ExpectedStatus:  400,
+			ExpectedEvents:  createInvalidEvents,
 			ExpectedContent: []string{`"name":{"code"`},
 		},
 
@@ -184,6 +175,7 @@ func TestUsersAccess(t *testing.T) {
 			URL:             "/api/collections/users/records/" + alice,
 			Body:            strings.NewReader(`{"name":"Mallory"}`),
 			ExpectedStatus:  404,
+			ExpectedEvents:  noEvents,
 			ExpectedContent: []string{`"status":404`},
 		},
 		{
@@ -193,6 +185,7 @@ func TestUsersAccess(t *testing.T) {
 			Body:               strings.NewReader(`{"name":"Mallory"}`),
 			Headers:            auth(bob),
 			ExpectedStatus:     404,
+			ExpectedEvents:     noEvents,
 			ExpectedContent:    []string{`"status":404`},
 			NotExpectedContent: usersHiddenEmails(bob),
 			AfterTestFunc: func(tb testing.TB, app *tests.TestApp, _ *http.Response) {
@@ -206,6 +199,7 @@ func TestUsersAccess(t *testing.T) {
 			Body:            strings.NewReader(`{"name":"  Zed  "}`),
 			Headers:         auth(alice),
 			ExpectedStatus:  200,
+			ExpectedEvents:  updatedEvents,
 			ExpectedContent: []string{`"name":"Zed"`},
 			AfterTestFunc: func(tb testing.TB, app *tests.TestApp, _ *http.Response) {
 				usersNameIs(tb, app, alice, "Zed")
@@ -218,6 +212,7 @@ func TestUsersAccess(t *testing.T) {
 			Body:            strings.NewReader(`{"name":"` + long[:50] + `"}`),
 			Headers:         auth(alice),
 			ExpectedStatus:  200,
+			ExpectedEvents:  updatedEvents,
 			ExpectedContent: []string{`"name":"` + long[:50] + `"`},
 		},
 		{
@@ -227,6 +222,7 @@ func TestUsersAccess(t *testing.T) {
 			Body:            strings.NewReader(`{"name":"` + long + `"}`),
 			Headers:         auth(alice),
 			ExpectedStatus:  400,
+			ExpectedEvents:  updateInvalidEvents,
 			ExpectedContent: []string{`"name":{"code"`},
 			AfterTestFunc: func(tb testing.TB, app *tests.TestApp, _ *http.Response) {
 				usersNameIs(tb, app, alice, "Alice")
@@ -239,6 +235,7 @@ func TestUsersAccess(t *testing.T) {
 			Body:            strings.NewReader(`{"name":"Alicia"}`),
 			Headers:         auth("superuser"),
 			ExpectedStatus:  200,
+			ExpectedEvents:  updatedEvents,
 			ExpectedContent: []string{`"name":"Alicia"`},
 		},
 
@@ -248,9 +245,10 @@ func TestUsersAccess(t *testing.T) {
 			Method:          http.MethodDelete,
 			URL:             "/api/collections/users/records/" + alice,
 			ExpectedStatus:  404,
+			ExpectedEvents:  noEvents,
 			ExpectedContent: []string{`"status":404`},
 			AfterTestFunc: func(tb testing.TB, app *tests.TestApp, _ *http.Response) {
-				usersRecordExists(tb, app, "users", alice, true)
+				checkExists(tb, app, "users", alice, true)
 			},
 		},
 		{
@@ -259,9 +257,10 @@ func TestUsersAccess(t *testing.T) {
 			URL:             "/api/collections/users/records/" + alice,
 			Headers:         auth(bob),
 			ExpectedStatus:  404,
+			ExpectedEvents:  noEvents,
 			ExpectedContent: []string{`"status":404`},
 			AfterTestFunc: func(tb testing.TB, app *tests.TestApp, _ *http.Response) {
-				usersRecordExists(tb, app, "users", alice, true)
+				checkExists(tb, app, "users", alice, true)
 			},
 		},
 		{
@@ -270,8 +269,9 @@ func TestUsersAccess(t *testing.T) {
 			URL:            "/api/collections/users/records/" + alice,
 			Headers:        auth(alice),
 			ExpectedStatus: 204,
+			ExpectedEvents: userDeletedEvents,
 			AfterTestFunc: func(tb testing.TB, app *tests.TestApp, _ *http.Response) {
-				usersRecordExists(tb, app, "users", alice, false)
+				checkExists(tb, app, "users", alice, false)
 			},
 		},
 		{
@@ -280,8 +280,9 @@ func TestUsersAccess(t *testing.T) {
 			URL:            "/api/collections/users/records/" + alice,
 			Headers:        auth("superuser"),
 			ExpectedStatus: 204,
+			ExpectedEvents: userDeletedEvents,
 			AfterTestFunc: func(tb testing.TB, app *tests.TestApp, _ *http.Response) {
-				usersRecordExists(tb, app, "users", alice, false)
+				checkExists(tb, app, "users", alice, false)
 			},
 		},
 	}
@@ -308,6 +309,7 @@ func usersNameIs(tb testing.TB, app core.App, id, want string) {
 // hidden when users are reached through expand and filter on other
 // collections.
 func TestUsersEmailsHiddenThroughOtherCollections(t *testing.T) {
+	t.Parallel()
 	scenarios := []tests.ApiScenario{
 		{
 			Name:               "guest lists posts expanding author",
@@ -387,33 +389,19 @@ func TestUsersEmailsHiddenThroughOtherCollections(t *testing.T) {
 	}
 }
 
-// usersRequest sends one JSON request to h from the client address ip and
-// returns the recorded answer.
-func usersRequest(h http.Handler, ip, method, target, body string) *httptest.ResponseRecorder {
-	var reader io.Reader
-	if body != "" {
-		reader = strings.NewReader(body)
-	}
-	req := httptest.NewRequest(method, target, reader)
-	req.RemoteAddr = ip + ":40000"
-	req.Header.Set("Content-Type", "application/json")
-	rec := httptest.NewRecorder()
-	h.ServeHTTP(rec, req)
-	return rec
-}
-
 // TestUsersSignUpThenSignIn checks that registration is open and needs no
 // e-mail verification: a new account signs in with its password at once.
 func TestUsersSignUpThenSignIn(t *testing.T) {
+	t.Parallel()
 	h := appHandler(t, newTestApp(t))
 
-	signUp := usersRequest(h, "192.0.2.10", http.MethodPost, "/api/collections/users/records",
+	signUp := serveJSON(h, "192.0.2.10", http.MethodPost, "/api/collections/users/records", "",
 		`{"email":"zoe@example.com","password":"password123","passwordConfirm":"password123"}`)
 	if signUp.Code != http.StatusOK {
 		t.Fatalf("sign up: status = %d; want %d\n%s", signUp.Code, http.StatusOK, signUp.Body)
 	}
 
-	signIn := usersRequest(h, "192.0.2.10", http.MethodPost, "/api/collections/users/auth-with-password",
+	signIn := serveJSON(h, "192.0.2.10", http.MethodPost, "/api/collections/users/auth-with-password", "",
 		`{"identity":"zoe@example.com","password":"password123"}`)
 	if signIn.Code != http.StatusOK {
 		t.Fatalf("sign in: status = %d; want %d\n%s", signIn.Code, http.StatusOK, signIn.Body)
@@ -430,6 +418,7 @@ func TestUsersSignUpThenSignIn(t *testing.T) {
 // ("users:create") allow 10 requests a minute; the 11th gets 429, while
 // another address is unaffected.
 func TestUsersRateLimits(t *testing.T) {
+	t.Parallel()
 	const limit = 10
 	cases := []struct {
 		name   string
@@ -469,15 +458,15 @@ func TestUsersRateLimits(t *testing.T) {
 			const attacker, neighbour = "192.0.2.66", "192.0.2.77"
 
 			for i := 1; i <= limit; i++ {
-				if got := usersRequest(h, attacker, http.MethodPost, c.target, c.body(i)); got.Code != c.allowed {
+				if got := serveJSON(h, attacker, http.MethodPost, c.target, "", c.body(i)); got.Code != c.allowed {
 					t.Fatalf("request %d: status = %d; want %d\n%s", i, got.Code, c.allowed, got.Body)
 				}
 			}
-			got := usersRequest(h, attacker, http.MethodPost, c.target, c.body(limit+1))
+			got := serveJSON(h, attacker, http.MethodPost, c.target, "", c.body(limit+1))
 			if got.Code != http.StatusTooManyRequests {
 				t.Errorf("request %d: status = %d; want %d\n%s", limit+1, got.Code, http.StatusTooManyRequests, got.Body)
 			}
-			if got := usersRequest(h, neighbour, http.MethodPost, c.target, c.body(limit+2)); got.Code != c.allowed {
+			if got := serveJSON(h, neighbour, http.MethodPost, c.target, "", c.body(limit+2)); got.Code != c.allowed {
 				t.Errorf("request from another address: status = %d; want %d\n%s", got.Code, c.allowed, got.Body)
 			}
 		})
@@ -487,10 +476,10 @@ func TestUsersRateLimits(t *testing.T) {
 		h := appHandler(t, newTestApp(t))
 		const attacker = "192.0.2.66"
 		for i := 1; i <= limit; i++ {
-			usersRequest(h, attacker, http.MethodPost, "/api/collections/users/auth-with-password",
+			serveJSON(h, attacker, http.MethodPost, "/api/collections/users/auth-with-password", "",
 				`{"identity":"`+emails[alice]+`","password":"wrong-guess"}`)
 		}
-		got := usersRequest(h, attacker, http.MethodPost, "/api/collections/users/auth-with-password",
+		got := serveJSON(h, attacker, http.MethodPost, "/api/collections/users/auth-with-password", "",
 			`{"identity":"`+emails[alice]+`","password":"`+password+`"}`)
 		if got.Code != http.StatusTooManyRequests {
 			t.Errorf("sign in with the right password: status = %d; want %d\n%s", got.Code, http.StatusTooManyRequests, got.Body)
