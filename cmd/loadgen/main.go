@@ -51,6 +51,7 @@ type config struct {
 	seed         uint64
 	jsonPath     string
 	profileDir   string
+	timeline     bool
 	fileLimit    uint64 // RLIMIT_NOFILE, once raised
 }
 
@@ -115,6 +116,7 @@ func parseFlags() (*config, error) {
 	flag.IntVar(&cfg.bcryptCost, "bcrypt-cost", 4, "bcrypt cost set on the users collection before creating users (tokens come from impersonation, so no password is ever checked); 0 leaves PocketBase's default")
 	flag.Uint64Var(&cfg.seed, "seed", 1, "seed of the senders' order")
 	flag.StringVar(&cfg.jsonPath, "json", "", "also write the results as JSON to this file")
+	flag.BoolVar(&cfg.timeline, "timeline", false, "also print each point's per-second timeline (delivery p50/p99/max, create p99/max): where in time a stall happened")
 	flag.StringVar(&cfg.profileDir, "cpuprofile-dir", "", "pass serve --cpuprofile=DIR/<mode>-<conns>-<rate>.pprof (the server's own flag): that file covers the set-up, and <file>.load the load window only")
 	flag.Usage = func() {
 		fmt.Fprint(flag.CommandLine.Output(), usage)
@@ -240,6 +242,11 @@ func run(cfg *config) error {
 	}
 
 	printTable(os.Stdout, results)
+	if cfg.timeline {
+		for _, r := range results {
+			printTimeline(os.Stdout, r)
+		}
+	}
 
 	if cfg.jsonPath != "" {
 		out := map[string]any{

@@ -207,6 +207,10 @@ type Result struct {
 	DeliveryMs Pct `json:"delivery_ms"` // publish→receive, first copy to the other participant
 	CreateMs   Pct `json:"create_ms"`   // create request, 2xx answers
 
+	// Timeline has one entry per second of the schedule (a message's
+	// second is when it was due), so that a stall shows where it happened.
+	Timeline []Second `json:"timeline,omitempty"`
+
 	RSSBeforeKB  int64   `json:"rss_before_kb"`
 	RSSAfterKB   int64   `json:"rss_after_kb"`
 	RSSPerConnKB float64 `json:"rss_per_conn_kb"`
@@ -223,9 +227,18 @@ type Result struct {
 	Err           string            `json:"error,omitempty"`
 }
 
+// Second is one second of a point's schedule.
+type Second struct {
+	S          int `json:"s"` // seconds since the first message was due
+	DeliveryMs Pct `json:"delivery_ms"`
+	CreateMs   Pct `json:"create_ms"`
+}
+
 // count fills r's delivery figures from t once the drain is over.
 func (t *tracker) count(r *Result) {
 	var delivery, create []int64
+	var perSecond [][2][]int64 // [second][delivery, create]
+	second := func(seq int) int { return int(float64(seq) / max(r.Rate, 1)) }
 	r.Errors = map[string]int{}
 	for i := range t.msgs {
 		m := &t.msgs[i]
@@ -240,12 +253,18 @@ func (t *tracker) count(r *Result) {
 		}
 		r.Sent++
 		create = append(create, m.createNs.Load())
+		sec := second(i)
+		for len(perSecond) <= sec {
+			perSecond = append(perSecond, [2][]int64{})
+		}
+		perSecond[sec][1] = append(perSecond[sec][1], m.createNs.Load())
 		if n == 0 {
 			r.Missing++
 		} else {
 			r.Delivered++
 			r.Dup += n - 1
 			delivery = append(delivery, m.latencyNs.Load())
+			perSecond[sec][0] = append(perSecond[sec][0], m.latencyNs.Load())
 		}
 		if own == 0 {
 			r.OwnMissing++
@@ -267,6 +286,22 @@ func (t *tracker) count(r *Result) {
 	r.Dropped = int(t.dropped.Load())
 	r.DeliveryMs = percentiles(delivery)
 	r.CreateMs = percentiles(create)
+	r.Timeline = make([]Second, len(perSecond))
+	for sec, ns := range perSecond {
+		r.Timeline[sec] = Second{S: sec, DeliveryMs: percentiles(ns[0]), CreateMs: percentiles(ns[1])}
+	}
+}
+
+// printTimeline writes r's timeline, a line per second: delivery p50, p99
+// and max, create p99 and max, messages.
+func printTimeline(w io.Writer, r *Result) {
+	fmt.Fprintf(w, "\ntimeline: %s, %d conns, %g msgs/s (ms; a message's second is when it was due)\n", modeLabel(r.Mode), r.Conns, r.Rate)
+	fmt.Fprintln(w, "| s | n | p50 | p99 | max | create p99 | create max |")
+	fmt.Fprintln(w, "|--:|--:|--:|--:|--:|--:|--:|")
+	for _, sec := range r.Timeline {
+		d, c := sec.DeliveryMs, sec.CreateMs
+		fmt.Fprintf(w, "| %d | %d | %.2f | %.2f | %.2f | %.2f | %.2f |\n", sec.S, d.N, d.P50, d.P99, d.Max, c.P99, c.Max)
+	}
 }
 
 // errorsString is a compact "key:n" list, sorted by key.
