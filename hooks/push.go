@@ -346,7 +346,7 @@ func (n *notifier) notify(message *core.Record) error {
 
 	var rows []pushSubscriptionRow
 	err = n.app.DB().Select("s.id", "s.user", "s.endpoint", "s.p256dh", "s.auth").
-		From(pushSubscriptionsCollection+" s").
+		From(pushSubscriptionsCollection + " s").
 		Where(dbx.In("s.user", recipients...)).
 		AndWhere(dbx.NewExp("NOT EXISTS (SELECT 1 FROM "+roomMutesCollection+" m WHERE m.room = {:room} AND m.user = s.user)",
 			dbx.Params{"room": roomID})).
