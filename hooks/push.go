@@ -71,7 +71,7 @@ type notifier struct {
 
 	messages chan *core.Record
 	done     chan struct{}
-	stop     sync.Once // OnTerminate may fire more than once (a test's, then the app's)
+	stop     sync.Once // close may run more than once (terminate, then the bootstrap cleared)
 	stopped  sync.WaitGroup
 
 	keysMu sync.Mutex
@@ -99,10 +99,15 @@ func registerPush(app core.App, config Config, live *delivery) *notifier {
 	})
 	n.stopped.Add(1)
 	go n.work()
+	// The worker finishes the message in hand before the databases close:
+	// on terminate, or when the bootstrap is cleared without one (the
+	// tests' template app).
 	app.OnTerminate().BindFunc(func(e *core.TerminateEvent) error {
-		n.stop.Do(func() { close(n.done) })
-		n.stopped.Wait()
-		n.sender.Stop()
+		n.close()
+		return e.Next()
+	})
+	app.OnBootstrapClear().BindFunc(func(e *core.BootstrapEvent) error {
+		n.close()
 		return e.Next()
 	})
 
@@ -226,12 +231,14 @@ func (n *notifier) publicKey(e *core.RequestEvent) error {
 
 // vapidKeys returns the server's key pair, made and stored on first use.
 // The find-or-create runs in one transaction (one writer at a time), so
-// two first uses at once make one pair.
+// two first uses at once make one pair. The cache lock is not held during
+// it: saving the pair fires forgetKeys.
 func (n *notifier) vapidKeys() (push.Keys, error) {
 	n.keysMu.Lock()
-	defer n.keysMu.Unlock()
-	if n.keys != nil {
-		return *n.keys, nil
+	cached := n.keys
+	n.keysMu.Unlock()
+	if cached != nil {
+		return *cached, nil
 	}
 	var keys push.Keys
 	err := n.app.RunInTransaction(func(txApp core.App) error {
@@ -261,8 +268,17 @@ func (n *notifier) vapidKeys() (push.Keys, error) {
 	if err != nil {
 		return push.Keys{}, err
 	}
+	n.keysMu.Lock()
 	n.keys = &keys
+	n.keysMu.Unlock()
 	return keys, nil
+}
+
+// close stops the worker and the sender; safe to call more than once.
+func (n *notifier) close() {
+	n.stop.Do(func() { close(n.done) })
+	n.stopped.Wait()
+	n.sender.Stop()
 }
 
 // forgetKeys drops the cached key pair when an admin changes push_keys.
