@@ -101,8 +101,8 @@ type emailDue struct {
 
 // emailDueQuery finds the participants due an e-mail: notify_email on,
 // the room not muted, a message from others unread for EmailAfter that is
-// newer than their last e-mail about the room, which is EmailEvery ago
-// or more.
+// newer than the newest one their last e-mail about the room told about,
+// which went out EmailEvery ago or more.
 const emailDueQuery = `
 SELECT r.id AS room, p.value AS user
 FROM rooms r, json_each(r.participants) p
@@ -115,7 +115,7 @@ WHERE r.last_message_at >= {:since}
   AND EXISTS (SELECT 1 FROM messages m
     WHERE m.room = r.id AND m.sender != p.value AND m.sender != ''
       AND m.created > COALESCE(rr.last_read_at, '')
-      AND m.created > COALESCE(re.sent_at, '')
+      AND m.created > COALESCE(re.covered, '')
       AND m.created <= {:after})`
 
 // run sends the e-mails due now. Errors are logged: the next run tries
@@ -213,9 +213,10 @@ func (n *emailNotices) send(d emailDue, now time.Time) error {
 	if err := n.app.NewMailClient().Send(msg); err != nil {
 		return fmt.Errorf("send: %w", err)
 	}
-	_, err = n.app.DB().NewQuery(`INSERT INTO room_emails (id, room, user, sent_at) VALUES ({:id}, {:room}, {:user}, {:at})
-		ON CONFLICT (room, user) DO UPDATE SET sent_at = excluded.sent_at`).
-		Bind(dbx.Params{"id": core.GenerateDefaultRandomId(), "room": d.Room, "user": d.User, "at": dateString(now)}).
+	_, err = n.app.DB().NewQuery(`INSERT INTO room_emails (id, room, user, sent_at, covered) VALUES ({:id}, {:room}, {:user}, {:at}, {:covered})
+		ON CONFLICT (room, user) DO UPDATE SET sent_at = excluded.sent_at, covered = excluded.covered`).
+		Bind(dbx.Params{"id": core.GenerateDefaultRandomId(), "room": d.Room, "user": d.User,
+			"at": dateString(now), "covered": message.GetDateTime("created").String()}).
 		Execute()
 	if err != nil {
 		return fmt.Errorf("record e-mail: %w", err)

@@ -12,7 +12,7 @@ import (
 // muteEvents: a mute saved (or removed) inside the route, by its own
 // record events.
 var muteEvents = map[string]int{
-	"*": 0,
+	"*":              0,
 	"OnRecordCreate": 1, "OnModelCreate": 1, "OnRecordValidate": 1, "OnModelValidate": 1,
 	"OnRecordCreateExecute": 1, "OnModelCreateExecute": 1,
 	"OnRecordAfterCreateSuccess": 1, "OnModelAfterCreateSuccess": 1,

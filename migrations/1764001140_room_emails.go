@@ -31,7 +31,12 @@ func init() {
 		emails.Fields.Add(
 			&core.RelationField{Name: "room", CollectionId: rooms.Id, MaxSelect: 1, Required: true, CascadeDelete: true},
 			&core.RelationField{Name: "user", CollectionId: users.Id, MaxSelect: 1, Required: true, CascadeDelete: true},
+			// When the last e-mail went out (the hourly limit) and the
+			// newest message it told about (later e-mails only for newer
+			// ones; a message time, so it does not depend on the clocks
+			// agreeing).
 			&core.DateField{Name: "sent_at", Required: true},
+			&core.DateField{Name: "covered", Required: true},
 		)
 		emails.AddIndex("idx_room_emails_room_user", true, "room, user", "")
 
