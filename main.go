@@ -61,6 +61,10 @@ func main() {
 	app.RootCmd.PersistentFlags().StringVar(&realtimeMode, "realtime", "fast",
 		`"fast": deliver messages, rooms and posts events through the per-room fan-out; "plain": PocketBase's built-in broadcast (for benchmarks)`)
 
+	var pushAllowPrivate bool
+	app.RootCmd.PersistentFlags().BoolVar(&pushAllowPrivate, "push-allow-private", false,
+		"accept Web Push endpoints on http and on private, loopback and link-local addresses (tests, intranets with their own push service); off, only https on public addresses")
+
 	var cpuProfile string
 	app.RootCmd.PersistentFlags().StringVar(&cpuProfile, "cpuprofile", "",
 		"write a Go CPU profile of the whole run to this file (stops on SIGINT/SIGTERM; SIGUSR1 starts over into <file>.load; for benchmarks)")
@@ -88,7 +92,10 @@ func main() {
 		TemplateLang: migratecmd.TemplateLangGo,
 	})
 
-	hooks.MustRegister(app, hooks.Config{Realtime: realtime.Config{Plain: realtimeMode == "plain"}})
+	hooks.MustRegister(app, hooks.Config{
+		Realtime:         realtime.Config{Plain: realtimeMode == "plain"},
+		PushAllowPrivate: pushAllowPrivate,
+	})
 
 	public, err := publicFS(publicDir)
 	if err != nil {

@@ -25,7 +25,8 @@ import (
 //     follows the message, to the same people;
 //   - a room: the participants named in the event who are still in it (an
 //     invitee gets the event that invited them, someone who left since
-//     does not), each with their own unread count and everyone's reads.
+//     does not), each with their own unread count, everyone's reads and
+//     whether they muted it.
 //
 // The rules the routes enforce are the migrations' list and view rules; if
 // an admin changes them in the dashboard, that collection's events go back
@@ -118,6 +119,7 @@ type liveRoom struct {
 	record *core.Record
 	unread map[string]int    // participant -> readState's unread
 	reads  map[string]string // participant -> last read time, for those who read
+	muted  map[string]bool   // participant -> muted the room (mute.go)
 }
 
 // touch sets each viewer's read state on their copy of room's event,
@@ -125,7 +127,7 @@ type liveRoom struct {
 func (d *delivery) touch(room *liveRoom) func(*core.Record, string) {
 	return func(record *core.Record, viewerID string) {
 		if unread, ok := room.unread[viewerID]; ok {
-			d.reads.preset(record, unread, room.reads)
+			d.reads.preset(record, unread, room.reads, room.muted[viewerID])
 		}
 	}
 }
@@ -136,7 +138,8 @@ const liveRoomQuery = `
 SELECT r.*, (
   SELECT json_group_array(json_array(p.value, COALESCE(rr.last_read_at, ''),
     (SELECT count(*) FROM messages m
-     WHERE m.room = r.id AND m.sender != p.value AND m.created > COALESCE(rr.last_read_at, ''))))
+     WHERE m.room = r.id AND m.sender != p.value AND m.created > COALESCE(rr.last_read_at, '')),
+    EXISTS (SELECT 1 FROM room_mutes rm WHERE rm.room = r.id AND rm.user = p.value)))
   FROM json_each(r.participants) p
   LEFT JOIN room_reads rr ON rr.room = r.id AND rr.user = p.value
 ) AS ` + liveRoomStatesColumn + `
@@ -189,7 +192,7 @@ func (l *roomLoader) load(id string) (*liveRoom, error) {
 	}
 	// As PocketBase loads a row (core/db_model.go, v0.40.4): each field's
 	// PrepareValue, no setters (an autodate field's setter ignores values).
-	room := &liveRoom{record: core.NewRecord(collection), unread: map[string]int{}, reads: map[string]string{}}
+	room := &liveRoom{record: core.NewRecord(collection), unread: map[string]int{}, reads: map[string]string{}, muted: map[string]bool{}}
 	var states string
 	byName := make(map[string]any, len(columns))
 	for i, column := range columns {
@@ -211,7 +214,7 @@ func (l *roomLoader) load(id string) (*liveRoom, error) {
 		return nil, fmt.Errorf("load room %q: %w", id, err)
 	}
 
-	var list [][3]any // [participant, last read or "", unread]
+	var list [][4]any // [participant, last read or "", unread, muted 0 or 1]
 	if err := json.Unmarshal([]byte(states), &list); err != nil {
 		return nil, fmt.Errorf("read states of room %q: %w", id, err)
 	}
@@ -219,7 +222,9 @@ func (l *roomLoader) load(id string) (*liveRoom, error) {
 		user, _ := state[0].(string)
 		at, _ := state[1].(string)
 		count, _ := state[2].(float64)
+		muted, _ := state[3].(float64)
 		room.unread[user] = int(count)
+		room.muted[user] = muted == 1
 		if at != "" {
 			room.reads[user] = at
 		}

@@ -1,7 +1,7 @@
 // Package hooks is everything the marketplace chat adds to PocketBase:
 // record hooks that keep the contract's invariants, the chat button and
 // mark-read routes, the computed "unread" on rooms, per-user flood
-// control and budgets. The schema itself lives in the migrations package.
+// control and budgets, and the notifications (push, e-mail, mute, typing). The schema itself lives in the migrations package.
 //
 // Where things are:
 //
@@ -13,6 +13,10 @@
 //	budgets.go     image size limit (400), upload budget and posts per hour (429)
 //	signin.go      per-account limit on failed password sign-ins (429)
 //	reads.go       read state: "unread" on every room, POST /api/rooms/{id}/read
+//	mute.go        POST /api/rooms/{id}/mute and "muted" on every room
+//	typing.go      POST /api/rooms/{id}/typing: the realtime topic "typing"
+//	push.go        Web Push for new messages, push_subscriptions, GET /api/push/key
+//	email.go       e-mail about messages unread for 10 minutes; users' notify prefs
 //	delivery.go    who sees which post, message and room live (routes of the realtime package)
 //	chat.go        POST /api/posts/{id}/chat, the atomic find-or-create
 //	queryguard.go  filters and sorts that could learn about hidden rows
@@ -39,6 +43,7 @@ import (
 	"github.com/pocketbase/pocketbase/core"
 	"github.com/pocketbase/pocketbase/tools/router"
 
+	"github.com/marketchat/marketchat/push"
 	"github.com/marketchat/marketchat/realtime"
 )
 
@@ -73,9 +78,32 @@ type Config struct {
 	// leave every event to PocketBase's broadcast, for measuring).
 	Realtime realtime.Config
 
-	// Now is the clock of the per-account sign-in limit (signin.go); nil
+	// Now is the clock of the per-account sign-in limit (signin.go), the
+	// typing limit (typing.go) and the e-mail notices (email.go); nil
 	// means time.Now. Tests move it forward instead of sleeping.
 	Now func() time.Time
+
+	// PushAllowPrivate lets push endpoints use http and private, loopback
+	// and link-local addresses (serve --push-allow-private: tests and
+	// intranets). Off, only https endpoints on public addresses are
+	// accepted and dialled (the push package's SSRF guard).
+	PushAllowPrivate bool
+
+	// PushResolver resolves push endpoints' hosts for the SSRF guard; nil
+	// means the system's resolver. Tests make names resolve where they
+	// like.
+	PushResolver push.Resolver
+
+	// PushBackoff is the wait before a push is retried (after a 429 or
+	// 5xx); 0 means push.DefaultBackoff. Tests shorten it.
+	PushBackoff time.Duration
+
+	// BlockedBy reports whether recipientID blocks senderID: such a
+	// sender causes the recipient no push and no e-mail. nil means
+	// nobody blocks anybody. This is the one call point for blocks
+	// (issue 14): Register is the place to default it to the blocks
+	// collection's check.
+	BlockedBy func(app core.App, recipientID, senderID string) bool
 }
 
 // Register binds every hook and route of the chat onto app. It takes the
@@ -91,6 +119,10 @@ func Register(app core.App, config Config) error {
 	live := registerDelivery(app, config.Realtime, reads)
 	registerRevoke(app, live.fan)
 	registerMessages(app, newFloodGuard(FloodMaxMessages, FloodWindow), live)
+	registerMute(app)
+	registerTyping(app, live, config.Now)
+	registerPush(app, config, live)
+	registerEmail(app, config)
 	registerBudgets(app) // after registerMessages: see its doc
 	registerChat(app)
 	registerQueryGuard(app)

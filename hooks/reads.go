@@ -24,6 +24,7 @@ import (
 //	        (before any read: all of them)
 //	reads   {participantID: last read time} for the participants who have
 //	        read the room, so a client can show "read"
+//	muted   whether the viewer muted the room (mute.go)
 //
 // POST /api/rooms/{id}/read marks the room read for the requester.
 func registerReads(app core.App) *readStates {
@@ -36,13 +37,14 @@ func registerReads(app core.App) *readStates {
 		if e.RequestInfo != nil && e.RequestInfo.Auth != nil {
 			viewerID = e.RequestInfo.Auth.Id
 		}
-		unread, reads, err := readState(e.App, e.Record, viewerID)
+		unread, reads, muted, err := readState(e.App, e.Record, viewerID)
 		if err != nil {
 			return err
 		}
 		e.Record.WithCustomData(true)
 		e.Record.Set("unread", unread)
 		e.Record.Set("reads", reads)
+		e.Record.Set("muted", muted)
 		return e.Next()
 	})
 
@@ -61,12 +63,14 @@ type readStates struct {
 	presets sync.Map // *core.Record -> struct{}
 }
 
-// preset sets unread and reads on record, a copy about to be enriched, so
-// that the enrich hook keeps them instead of querying them again.
-func (s *readStates) preset(record *core.Record, unread int, reads map[string]string) {
+// preset sets unread, reads and muted on record, a copy about to be
+// enriched, so that the enrich hook keeps them instead of querying them
+// again.
+func (s *readStates) preset(record *core.Record, unread int, reads map[string]string, muted bool) {
 	record.WithCustomData(true)
 	record.Set("unread", unread)
 	record.Set("reads", reads)
+	record.Set("muted", muted)
 	s.presets.Store(record, struct{}{})
 }
 
@@ -77,13 +81,15 @@ func (s *readStates) takePreset(record *core.Record) bool {
 	return ok
 }
 
-// readState returns how many of room's messages viewerID has not read and
-// the last read time of each current participant who has read it, in one
-// query (it runs for every room the API returns, per viewer).
-func readState(app core.App, room *core.Record, viewerID string) (int, map[string]string, error) {
+// readState returns how many of room's messages viewerID has not read,
+// the last read time of each current participant who has read it, and
+// whether viewerID muted the room, in one query (it runs for every room
+// the API returns, per viewer).
+func readState(app core.App, room *core.Record, viewerID string) (int, map[string]string, bool, error) {
 	var row struct {
 		Unread int    `db:"unread"`
 		Reads  string `db:"reads"`
+		Muted  bool   `db:"muted"`
 	}
 	err := app.DB().NewQuery(`
 		SELECT
@@ -91,16 +97,17 @@ func readState(app core.App, room *core.Record, viewerID string) (int, map[strin
 		   WHERE room = {:room} AND sender != {:viewer}
 		     AND created > COALESCE((SELECT last_read_at FROM room_reads WHERE room = {:room} AND user = {:viewer}), '')
 		  ) AS unread,
-		  (SELECT COALESCE(json_group_object(user, last_read_at), '{}') FROM room_reads WHERE room = {:room}) AS reads`).
+		  (SELECT COALESCE(json_group_object(user, last_read_at), '{}') FROM room_reads WHERE room = {:room}) AS reads,
+		  EXISTS (SELECT 1 FROM room_mutes WHERE room = {:room} AND user = {:viewer}) AS muted`).
 		Bind(dbx.Params{"room": room.Id, "viewer": viewerID}).
 		One(&row)
 	if err != nil {
-		return 0, nil, fmt.Errorf("read state of room %q: %w", room.Id, err)
+		return 0, nil, false, fmt.Errorf("read state of room %q: %w", room.Id, err)
 	}
 
 	var all map[string]string
 	if err := json.Unmarshal([]byte(row.Reads), &all); err != nil {
-		return 0, nil, fmt.Errorf("read state of room %q: %w", room.Id, err)
+		return 0, nil, false, fmt.Errorf("read state of room %q: %w", room.Id, err)
 	}
 	participants := room.GetStringSlice("participants")
 	reads := make(map[string]string, len(all))
@@ -109,7 +116,7 @@ func readState(app core.App, room *core.Record, viewerID string) (int, map[strin
 			reads[user] = at
 		}
 	}
-	return row.Unread, reads, nil
+	return row.Unread, reads, row.Muted, nil
 }
 
 // markRead handles POST /api/rooms/{id}/read: it records that the

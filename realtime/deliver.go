@@ -220,6 +220,18 @@ func (f *Fanout) SendTopic(topic string, data []byte, users []string) {
 	}
 }
 
+// Connected reports whether userID has a live realtime connection now: a
+// stream signed in as that user (its subscriptions set with the user's
+// token), whatever it subscribed to. A stream that has not subscribed yet
+// carries no user and does not count. The answer may change the moment
+// after: use it for what a missed event costs little (a push notification
+// instead of a live event), not for access.
+func (f *Fanout) Connected(userID string) bool {
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	return len(f.byUser[userID]) > 0
+}
+
 // equalsPattern is the filter of the JS SDK's usual per-parent
 // subscription, `<field> = "ID"` (messages of one room).
 var equalsPattern = regexp.MustCompile(`^\s*(\w+)\s*=\s*(?:"([a-z0-9]+)"|'([a-z0-9]+)')\s*$`)
